@@ -1,0 +1,37 @@
+# newsbeam: `make demo` runs the pipeline on the bundled sample site, `make test` the tests.
+PYTHON ?= python3.11
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: demo test test-slow test-all lint typecheck check samples clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+demo: $(STAMP)  ## serve the sample site, ingest it once, print the summary and a DuckDB query
+	$(BIN)/newsbeam demo --output data
+
+test: $(STAMP)  ## fast tests: unit, pipeline, streaming and the end-to-end run
+	$(BIN)/python -m pytest -m "not runners and not benchmark" -q
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test
+
+samples: $(STAMP)  ## rebuild samples/site (needs ../shared)
+	$(BIN)/python -m samples.generate
+
+clean:
+	rm -rf data .pytest_cache .mypy_cache .ruff_cache build *.egg-info

@@ -1,0 +1,1 @@
+"""Graph assembly, job configuration and the ``newsbeam`` command line."""

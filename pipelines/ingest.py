@@ -1,0 +1,75 @@
+"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → Parquet.
+
+Only wiring lives here; every stage is a composite transform in ``transforms/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import apache_beam as beam
+
+from pipelines.config import JobConfig
+from transforms.backfill import ReadBackfill
+from transforms.dedup_url import DropSeenUrls
+from transforms.extract import ExtractArticles
+from transforms.feeds import PollFeeds
+from transforms.fetch import FetchPages
+from transforms.records import Article, FeedEntry, FetchedPage, PreExtracted
+from transforms.write import WriteParquetPartitions
+
+DAY_S = 86400.0
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """How this run gets its input: polling feeds (once or for a while) or a backfill file."""
+
+    output: str
+    input_jsonl: str | None = None
+    duration_s: float | None = None  # None: poll every feed once
+
+
+def _entry_url(entry: FeedEntry) -> str:
+    return entry.url
+
+
+def _record_url(record: FetchedPage | PreExtracted) -> str:
+    return record.entry.url
+
+
+def _canonical_url(article: Article) -> str:
+    return article.canonical_url
+
+
+def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) -> None:
+    """Add the ingestion graph to ``pipeline``."""
+    ttl_s = config.dedup.url_ttl_days * DAY_S
+    failures = []
+    if plan.input_jsonl:
+        backfill = pipeline | "Read backfill" >> ReadBackfill(plan.input_jsonl)
+        failures.append(backfill.failures)
+        pages = backfill.records | "Drop seen URLs" >> DropSeenUrls(_record_url, ttl_s, "url")
+    else:
+        polled = pipeline | "Poll feeds" >> PollFeeds(
+            config.feed_specs(),
+            config.http_settings(),
+            duration_s=plan.duration_s,
+            seen_ttl_s=ttl_s,
+        )
+        failures.append(polled.failures)
+        fresh = polled.entries | "Drop seen URLs" >> DropSeenUrls(_entry_url, ttl_s, "url")
+        fetched = fresh | "Fetch pages" >> FetchPages(config.fetch_settings())
+        failures.append(fetched.failures)
+        pages = fetched.pages
+    extracted = pages | "Extract articles" >> ExtractArticles(config.extract_settings())
+    failures.append(extracted.failures)
+    articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
+        _canonical_url, ttl_s, "canonical"
+    )
+    _ = (
+        [articles, *failures]
+        | "Merge outputs" >> beam.Flatten()
+        | "Write Parquet"
+        >> WriteParquetPartitions(plan.output, config.write.batch_size, config.write.max_buffering_s)
+    )

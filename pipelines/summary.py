@@ -1,0 +1,77 @@
+"""The run summary: Beam counters of the ``newsbeam`` namespace, per stage."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from apache_beam.metrics.metric import MetricsFilter
+from apache_beam.runners.runner import PipelineResult
+
+from transforms.metrics import NAMESPACE
+
+ENTRY_FAILURES = ("invalid_entries", "fetch_failures", "extract_failures", "backfill_invalid_lines")
+
+
+def read_counters(result: PipelineResult) -> dict[str, int]:
+    """Every counter of the namespace, summed over steps (committed where the runner has it)."""
+    totals: dict[str, int] = defaultdict(int)
+    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
+    for counter in query["counters"]:
+        value = counter.committed if counter.committed is not None else counter.attempted
+        totals[counter.key.metric.name] += int(value or 0)
+    return dict(totals)
+
+
+@dataclass(frozen=True)
+class Summary:
+    counters: Mapping[str, int]
+
+    def get(self, name: str) -> int:
+        return int(self.counters.get(name, 0))
+
+    @property
+    def duplicates(self) -> int:
+        return self.get("duplicates_url") + self.get("duplicates_canonical")
+
+    @property
+    def entry_failures(self) -> int:
+        return sum(self.get(name) for name in ENTRY_FAILURES)
+
+    @property
+    def failures(self) -> int:
+        return self.entry_failures + self.get("feed_failures")
+
+    @property
+    def accounted(self) -> bool:
+        """Every entry ended as an article row, a counted duplicate or a failure row."""
+        return (
+            self.get("entries") == self.get("rows_written_articles") + self.duplicates + self.entry_failures
+        )
+
+    def render(self, output: str) -> str:
+        g = self.get
+        lines = [
+            "newsbeam run summary",
+            f"  feeds polled        {g('feeds_polled'):>7}   (not modified {g('feeds_not_modified')}, "
+            f"failed {g('feed_failures')})",
+            f"  entries             {g('entries'):>7}   (listed before: {g('entries_already_seen')})",
+            f"  fetched             {g('fetched'):>7}",
+            f"  extracted           {g('extracted'):>7}",
+            f"  duplicates dropped  {self.duplicates:>7}   (same URL {g('duplicates_url')}, "
+            f"same canonical URL {g('duplicates_canonical')})",
+            f"  failures            {self.failures:>7}   (feed {g('feed_failures')}, "
+            f"entry {g('invalid_entries') + g('backfill_invalid_lines')}, fetch {g('fetch_failures')}, "
+            f"extract {g('extract_failures')})",
+            f"  rows written        {g('rows_written_articles'):>7} articles, "
+            f"{g('rows_written_failures')} failures in {g('files_written')} files",
+            f"  output              {output}",
+            "  accounting          "
+            + (
+                "every entry is an article, a duplicate or a failure"
+                if self.accounted
+                else "MISMATCH: entries != articles + duplicates + entry failures"
+            ),
+        ]
+        return "\n".join(lines)

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_bundled_local_config_is_valid() -> None:
+    config = load_config(REPO / "config" / "local.yaml", feeds_base_url="http://127.0.0.1:8000")
+    specs = config.feed_specs()
+    assert len(specs) >= 6
+    assert all(spec.url.startswith("http://127.0.0.1:8000/feeds/") for spec in specs)
+    assert config.http.allow_private_addresses
+
+
+def test_defaults_refuse_private_addresses() -> None:
+    assert not parse_config({}).http_settings().allow_private_addresses
+
+
+def test_unknown_keys_are_errors_with_their_path() -> None:
+    with pytest.raises(ConfigError, match=r"http\.time_out"):
+        parse_config({"http": {"time_out": 3}})
+
+
+def test_feed_without_publisher_is_an_error() -> None:
+    with pytest.raises(ConfigError, match=r"feeds\.0\.publisher"):
+        parse_config({"feeds": [{"url": "https://ex.org/feed"}]})
+
+
+def test_relative_feed_needs_a_base_url() -> None:
+    config = parse_config({"feeds": [{"url": "/feeds/a.xml", "publisher": "A"}]})
+    with pytest.raises(ConfigError, match="feeds_base_url"):
+        config.feed_specs()
+
+
+def test_repeated_feed_urls_are_errors() -> None:
+    feed = {"url": "https://ex.org/feed", "publisher": "A"}
+    with pytest.raises(ConfigError, match="more than once"):
+        parse_config({"feeds": [feed, feed]})
+
+
+def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path / "nope.yaml")
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("feeds: [unclosed")
+    with pytest.raises(ConfigError, match="not valid YAML"):
+        load_config(bad)

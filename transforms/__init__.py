@@ -1,0 +1,1 @@
+"""newsbeam's stages: one module per stage, composite PTransforms over plain functions."""
