@@ -30,9 +30,10 @@ class _FirstPerKeyFn(beam.DoFn):
     FIRST_SEEN = ReadModifyWriteStateSpec("first_seen", FloatCoder())
     EXPIRY = TimerSpec("expiry", TimeDomain.WATERMARK)
 
-    def __init__(self, ttl_s: float, reason: str) -> None:
+    def __init__(self, ttl_s: float, reason: str, allowed_lateness_s: float) -> None:
         self._ttl_s = ttl_s
         self._reason = reason
+        self._lateness_s = allowed_lateness_s
 
     def setup(self) -> None:
         self._dropped = metrics.counter(f"duplicates_{self._reason}")
@@ -50,7 +51,9 @@ class _FirstPerKeyFn(beam.DoFn):
             self._dropped.inc()
             return
         first_seen.write(now)
-        expiry.set(Timestamp.of(now + self._ttl_s))
+        # Kept past the TTL by the allowed lateness, so that a repeat arriving late
+        # (event time within the TTL, after the watermark passed it) is still caught.
+        expiry.set(Timestamp.of(now + self._ttl_s + self._lateness_s))
         yield record
 
     @on_timer(EXPIRY)
@@ -60,23 +63,28 @@ class _FirstPerKeyFn(beam.DoFn):
         first_seen: Any = beam.DoFn.StateParam(FIRST_SEEN),
     ) -> None:
         stored = first_seen.read()
-        if stored is not None and not is_duplicate(stored, float(fired_at), self._ttl_s):
+        if stored is not None and not is_duplicate(stored, float(fired_at), self._ttl_s + self._lateness_s):
             first_seen.clear()
 
 
 class DropSeenUrls(beam.PTransform):
     """Drop records whose ``key`` was already kept less than ``ttl_s`` ago (event time).
 
-    ``reason`` names the counter of drops (``duplicates_<reason>``).
+    ``reason`` names the counter of drops (``duplicates_<reason>``).  A key's state is
+    freed ``ttl_s + allowed_lateness_s`` after it was kept; a repeat arriving later than
+    that behind the watermark is kept again.
     """
 
-    def __init__(self, key: Callable[[Any], str], ttl_s: float, reason: str) -> None:
+    def __init__(
+        self, key: Callable[[Any], str], ttl_s: float, reason: str, allowed_lateness_s: float = 86400.0
+    ) -> None:
         super().__init__()
-        if ttl_s <= 0:
-            raise ValueError("ttl_s must be positive")
+        if ttl_s <= 0 or allowed_lateness_s < 0:
+            raise ValueError("ttl_s must be positive and allowed_lateness_s not negative")
         self._key = key
         self._ttl_s = ttl_s
         self._reason = reason
+        self._lateness_s = allowed_lateness_s
 
     def expand(self, records: beam.PCollection) -> beam.PCollection:
         key = self._key
@@ -84,5 +92,5 @@ class DropSeenUrls(beam.PTransform):
             records
             | "Key by URL"
             >> beam.Map(lambda record: (key(record), record)).with_output_types(tuple[str, Any])
-            | "Keep first" >> beam.ParDo(_FirstPerKeyFn(self._ttl_s, self._reason))
+            | "Keep first" >> beam.ParDo(_FirstPerKeyFn(self._ttl_s, self._reason, self._lateness_s))
         )
