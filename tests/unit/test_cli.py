@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import build_parser, main
+
+
+@pytest.mark.parametrize("argv", [[], ["run"], ["demo"], ["query"]])
+def test_help_explains_every_command(argv: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main([*argv, "--help"])
+    assert raised.value.code == 0
+    assert "usage: newsbeam" in capsys.readouterr().out
+
+
+def test_every_option_has_help() -> None:
+    parser = build_parser()
+    subparsers = next(a for a in parser._actions if a.dest == "command").choices
+    for name, sub in subparsers.items():
+        for action in sub._actions:
+            if action.dest not in ("help", "samples_command"):
+                assert action.help, f"{name} {action.option_strings}"
+
+
+def test_run_help_names_the_modes(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    text = capsys.readouterr().out
+    for flag in ("--config", "--once", "--duration", "--input-jsonl", "--output", "--feeds-base-url"):
+        assert flag in text
+
+
+def test_samples_serve_help(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as raised:
+        main(["samples", "serve", "--help"])
+    assert raised.value.code == 0
+    assert "--replay-every" in capsys.readouterr().out
+
+
+def test_bad_config_is_a_clear_error(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = tmp_path / "job.yaml"
+    config.write_text("feeds:\n  - url: /feeds/a.xml\n    publisher: A\n")
+    assert main(["run", "--config", str(config), "--output", str(tmp_path / "out")]) == 2
+    assert "feeds_base_url" in capsys.readouterr().err
+
+
+def test_missing_backfill_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    config = Path(__file__).resolve().parents[2] / "config" / "local.yaml"
+    status = main(["run", "--config", str(config), "--input-jsonl", str(tmp_path / "none.jsonl")])
+    assert status == 2
+    assert "no such file" in capsys.readouterr().err
+
+
+def test_query_on_empty_output_has_the_views(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["query", "--output", str(tmp_path), "SELECT count(*) AS n FROM articles, failures"]) == 0
+    assert "0" in capsys.readouterr().out
+    assert main(["query", "--output", str(tmp_path), "SELECT nope FROM articles"]) == 1
+    assert "nope" in capsys.readouterr().err
+
+
+def test_demo_refuses_to_replace_foreign_output(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "precious.txt").write_text("keep me")
+    assert main(["demo", "--output", str(tmp_path)]) == 2
+    assert (tmp_path / "precious.txt").exists()
+    assert "not written by the demo" in capsys.readouterr().err
