@@ -76,3 +76,27 @@ def test_prune_seen_drops_expired_and_keeps_newest() -> None:
     seen = {"a": 0.0, "b": 50.0, "c": 90.0, "d": 95.0}
     assert prune_seen(seen, now=100.0, ttl_s=45.0, max_entries=10) == {"c": 90.0, "d": 95.0}
     assert prune_seen(seen, now=100.0, ttl_s=1000.0, max_entries=2) == {"c": 90.0, "d": 95.0}
+
+
+def test_every_sample_feed_parses_into_its_manifest_items() -> None:
+    """parse_feed on the bundled feeds: one entry per manifest item, the broken feed a failure."""
+    import json
+    from collections import Counter
+
+    from samples import BASE_URL_PLACEHOLDER, SITE_DIR
+
+    manifest = json.loads((SITE_DIR / "manifest.json").read_text(encoding="utf-8"))
+    expected = Counter(item["feed"] for item in manifest["feed_items"])
+    base = "http://127.0.0.1:8000"
+    for publisher in manifest["publishers"]:
+        for feed in publisher["feeds"]:
+            raw = (SITE_DIR / feed["path"].lstrip("/")).read_bytes()
+            body = raw.replace(BASE_URL_PLACEHOLDER.encode(), base.encode())
+            spec = FeedSpec(base + feed["path"], publisher["name"], language="en")
+            parsed = parse_feed(body, spec, SEEN_AT)
+            assert parsed.failures == [], feed["path"]
+            assert len(parsed.entries) == expected[feed["path"]], feed["path"]
+            assert all(entry.url.startswith(base) for entry in parsed.entries)
+    for path in manifest["malformed_feeds"]:
+        parsed = parse_feed((SITE_DIR / path.lstrip("/")).read_bytes(), FeedSpec(base + path, "X"), SEEN_AT)
+        assert [f.error_type for f in parsed.failures] == ["malformed_feed"]
