@@ -30,17 +30,6 @@ from transforms.urls import InvalidUrl, normalize_url
 
 FAILURES = "failures"
 STAGE = "backfill"
-FIELDS = (
-    "url",
-    "publisher",
-    "published_at",
-    "title",
-    "text",
-    "html",
-    "language",
-    "first_seen_at",
-    "feed_url",
-)
 
 
 class InvalidLine(ValueError):

@@ -5,7 +5,6 @@ One frozen dataclass per stage boundary.  Datetimes are always timezone-aware UT
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -108,9 +107,6 @@ class Article:
     duplicate_of: str | None = None
     story_id: str | None = None
     entities: tuple[Entity, ...] | None = None
-
-    def replace(self, **changes: object) -> Article:
-        return dataclasses.replace(self, **changes)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)
