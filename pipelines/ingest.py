@@ -15,6 +15,7 @@ from transforms.dedup_url import DropSeenUrls
 from transforms.extract import ExtractArticles
 from transforms.feeds import PollFeeds
 from transforms.fetch import FetchPages
+from transforms.metrics import CountFailures
 from transforms.records import Article, FeedEntry, FetchedPage, PreExtracted
 from transforms.write import WriteParquetPartitions
 
@@ -67,8 +68,13 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
     articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
         _canonical_url, ttl_s, "canonical"
     )
+    counted = (
+        failures
+        | "Merge failures" >> beam.Flatten()
+        | "Count failures by reason" >> beam.ParDo(CountFailures())
+    )
     _ = (
-        [articles, *failures]
+        [articles, counted]
         | "Merge outputs" >> beam.Flatten()
         | "Write Parquet"
         >> WriteParquetPartitions(plan.output, config.write.batch_size, config.write.max_buffering_s)

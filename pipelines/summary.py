@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-from transforms.metrics import NAMESPACE
+from transforms.metrics import FAILURE_PREFIX, NAMESPACE
 
 ENTRY_FAILURES = ("invalid_entries", "fetch_failures", "extract_failures", "backfill_invalid_lines")
 
@@ -50,8 +50,19 @@ class Summary:
             self.get("entries") == self.get("rows_written_articles") + self.duplicates + self.entry_failures
         )
 
+    @property
+    def failure_reasons(self) -> dict[str, int]:
+        """``stage/error_type`` → count, most frequent first."""
+        reasons = {
+            name[len(FAILURE_PREFIX) :]: int(count)
+            for name, count in self.counters.items()
+            if name.startswith(FAILURE_PREFIX) and count
+        }
+        return dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
+
     def render(self, output: str) -> str:
         g = self.get
+        reasons = ", ".join(f"{reason} {count}" for reason, count in self.failure_reasons.items())
         lines = [
             "newsbeam run summary",
             f"  feeds polled        {g('feeds_polled'):>7}   (not modified {g('feeds_not_modified')}, "
@@ -64,6 +75,7 @@ class Summary:
             f"  failures            {self.failures:>7}   (feed {g('feed_failures')}, "
             f"entry {g('invalid_entries') + g('backfill_invalid_lines')}, fetch {g('fetch_failures')}, "
             f"extract {g('extract_failures')})",
+            f"  failure reasons     {reasons or 'none'}",
             f"  rows written        {g('rows_written_articles'):>7} articles, "
             f"{g('rows_written_failures')} failures in {g('files_written')} files",
             f"  output              {output}",

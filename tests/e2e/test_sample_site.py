@@ -131,6 +131,15 @@ def test_broken_cases_are_failures_with_stage_and_type(run: dict[str, Any]) -> N
     )
     want.update({("feed", "malformed_feed"): len(MANIFEST["malformed_feeds"])})
     assert got == want
+    reasons = re.search(r"failure reasons\s+(.*)$", run["summary"], re.MULTILINE)
+    assert reasons
+    counted = Counter(
+        {
+            tuple(r.rsplit(" ", 1)[0].split("/")): int(r.rsplit(" ", 1)[1])
+            for r in reasons.group(1).split(", ")
+        }
+    )
+    assert counted == got  # the summary's counters agree with the rows written
     malformed = {url for stage, _, url in rows if stage == "feed"}
     assert malformed == {run["base"] + path for path in MANIFEST["malformed_feeds"]}
 
