@@ -228,6 +228,7 @@ class PollFeeds(beam.PTransform):
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
         interval = min(spec.poll_interval_s for spec in self._feeds)
         start = time.time()
+        # --once: the range [start, start + interval/2) holds exactly one impulse.
         stop = start + (self._duration_s if self._duration_s is not None else interval / 2)
         return (
             pbegin

@@ -206,5 +206,4 @@ def new_session(settings: HttpSettings) -> requests.Session:
     """A session with the configured User-Agent; callers create one per DoFn in ``setup``."""
     session = requests.Session()
     session.headers["User-Agent"] = settings.user_agent
-    session.max_redirects = settings.max_redirects
     return session
