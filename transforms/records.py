@@ -78,7 +78,14 @@ class PreExtracted:
 
 @dataclass(frozen=True)
 class Entity:
+    """One distinct named entity of an article: surface form, label, mentions.
+
+    ``key`` is the form to group on across articles (case and spaces folded, a leading
+    "the" and a trailing possessive dropped).
+    """
+
     text: str
+    key: str
     label: str
     count: int
 
@@ -105,7 +112,9 @@ class Article:
     word_count: int
     content_hash: str
     duplicate_of: str | None = None
+    duplicate_score: float | None = None
     story_id: str | None = None
+    story_score: float | None = None
     entities: tuple[Entity, ...] | None = None
 
 

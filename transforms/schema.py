@@ -18,6 +18,7 @@ TIMESTAMP = pa.timestamp("us", tz="UTC")
 ENTITY = pa.struct(
     [
         pa.field("text", pa.string(), nullable=False),
+        pa.field("key", pa.string(), nullable=False),
         pa.field("label", pa.string(), nullable=False),
         pa.field("count", pa.int32(), nullable=False),
     ]
@@ -43,7 +44,9 @@ ARTICLES = pa.schema(
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("content_hash", pa.string()),
         pa.field("duplicate_of", pa.string()),
+        pa.field("duplicate_score", pa.float32()),
         pa.field("story_id", pa.string()),
+        pa.field("story_score", pa.float32()),
         pa.field("entities", pa.list_(ENTITY)),
     ]
 )
@@ -88,10 +91,14 @@ def article_row(article: Article) -> dict[str, Any]:
         "word_count": article.word_count,
         "content_hash": article.content_hash,
         "duplicate_of": article.duplicate_of,
+        "duplicate_score": article.duplicate_score,
         "story_id": article.story_id,
+        "story_score": article.story_score,
         "entities": None
         if article.entities is None
-        else [{"text": e.text, "label": e.label, "count": e.count} for e in article.entities],
+        else [
+            {"text": e.text, "key": e.key, "label": e.label, "count": e.count} for e in article.entities
+        ],
     }
 
 
