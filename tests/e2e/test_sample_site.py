@@ -149,7 +149,12 @@ def test_every_entry_is_accounted_for(run: dict[str, Any]) -> None:
     entries = _count(summary, "entries")
     assert entries == len(MANIFEST["feed_items"])
     articles = run["db"].sql("SELECT count(*) FROM articles").fetchall()[0][0]
-    entry_failures = run["db"].sql("SELECT count(*) FROM failures WHERE stage <> 'feed'").fetchall()[0][0]
+    # Feed failures are not entries; entity failures annotate an article that is still written.
+    entry_failures = (
+        run["db"]
+        .sql("SELECT count(*) FROM failures WHERE stage NOT IN ('feed', 'entities')")
+        .fetchall()[0][0]
+    )
     assert articles + _count(summary, "duplicates dropped") + entry_failures == entries
     assert "every entry is an article, a duplicate or a failure" in summary
     assert _count(summary, "rows written") == articles
@@ -168,6 +173,23 @@ def test_north_korea_versions_are_both_articles(run: dict[str, Any]) -> None:
     assert len(rows) == 2
     assert len({publisher for publisher, _, _ in rows}) == 2
     assert all("Shoigu" in text for _, _, text in rows)
+
+
+def test_every_article_has_a_language_and_entities(run: dict[str, Any]) -> None:
+    untagged = (
+        run["db"].sql("SELECT count(*) FROM articles WHERE language IS NULL OR entities IS NULL").fetchall()
+    )
+    assert untagged == [(0,)]
+    people = {
+        key
+        for (key,) in run["db"]
+        .sql(
+            "SELECT DISTINCT e.key FROM (SELECT unnest(entities) AS e FROM articles "
+            "WHERE title LIKE 'North Korea%') WHERE e.label = 'PERSON'"
+        )
+        .fetchall()
+    }
+    assert {"kim jong un", "sergei shoigu"} <= people
 
 
 def test_boilerplate_is_not_in_the_text(run: dict[str, Any]) -> None:
