@@ -6,9 +6,10 @@ here.  Unknown keys are errors, so a typo does not silently fall back to a defau
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
-from urllib.parse import urljoin
+from urllib.parse import urljoin, urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -29,11 +30,31 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+def _check_http_url(url: str, relative_ok: bool) -> str:
+    try:
+        parts = urlsplit(url.strip())
+        _ = parts.port
+    except ValueError as err:
+        raise ValueError(f"{url!r} is not a valid URL: {err}") from None
+    if parts.scheme and parts.scheme.lower() not in ("http", "https"):
+        raise ValueError(f"{url!r}: scheme {parts.scheme!r} is not allowed, only http(s)")
+    if parts.scheme and not parts.hostname:
+        raise ValueError(f"{url!r} has no host")
+    if not parts.scheme and not relative_ok:
+        raise ValueError(f"{url!r} is not an absolute http(s) URL")
+    return url
+
+
 class FeedConfig(_Strict):
-    url: str = Field(description="feed URL; relative URLs are resolved against feeds_base_url")
+    url: str = Field(min_length=1, description="feed URL; relative URLs are resolved against feeds_base_url")
     publisher: str = Field(min_length=1)
     language: str | None = Field(default=None, description="ISO 639-1, used when the feed has none")
     poll_interval_s: float = Field(default=300.0, ge=1.0)
+
+    @field_validator("url")
+    @classmethod
+    def _http_only(cls, url: str) -> str:
+        return _check_http_url(url, relative_ok=True)  # file:, ftp:, data: ... are refused
 
 
 class HttpConfig(_Strict):
@@ -44,6 +65,22 @@ class HttpConfig(_Strict):
     retries: int = Field(default=2, ge=0, le=10)
     backoff_s: float = Field(default=1.0, ge=0)
     allow_private_addresses: bool = False
+    allowed_hosts: list[str] = Field(
+        default_factory=list, description="host names that may resolve to private addresses"
+    )
+    allowed_networks: list[str] = Field(
+        default_factory=list, description="private networks (CIDR) that may be fetched from"
+    )
+
+    @field_validator("allowed_networks")
+    @classmethod
+    def _networks(cls, networks: list[str]) -> list[str]:
+        for network in networks:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{network!r} is not a network: {err}") from None
+        return networks
 
 
 class FetchConfig(_Strict):
@@ -106,6 +143,11 @@ class JobConfig(_Strict):
     entities: EntitiesConfig = EntitiesConfig()
     write: WriteConfig = WriteConfig()
 
+    @field_validator("feeds_base_url")
+    @classmethod
+    def _http_base(cls, url: str | None) -> str | None:
+        return None if url is None else _check_http_url(url, relative_ok=False)
+
     @field_validator("feeds")
     @classmethod
     def _distinct_urls(cls, feeds: list[FeedConfig]) -> list[FeedConfig]:
@@ -133,7 +175,10 @@ class JobConfig(_Strict):
         return specs
 
     def http_settings(self) -> HttpSettings:
-        return HttpSettings(**self.http.model_dump())
+        http = self.http.model_dump()
+        http["allowed_hosts"] = tuple(host.lower().rstrip(".") for host in self.http.allowed_hosts)
+        http["allowed_networks"] = tuple(self.http.allowed_networks)
+        return HttpSettings(**http)
 
     def fetch_settings(self) -> FetchSettings:
         return FetchSettings(http=self.http_settings(), **self.fetch.model_dump())
@@ -153,30 +198,100 @@ class JobConfig(_Strict):
         )
 
 
-def parse_config(data: Any, source: str = "config") -> JobConfig:
+Location = tuple[str | int, ...]
+MAX_YAML_VALUES = 100_000  # after alias expansion: a "billion laughs" in YAML is refused
+
+
+def _where(source: str, lines: dict[Location, int] | None, loc: Location) -> str:
+    """``file:line`` of the deepest part of ``loc`` the YAML has (a missing key: its parent)."""
+    if lines:
+        for end in range(len(loc), -1, -1):
+            if loc[:end] in lines:
+                return f"{source}:{lines[loc[:end]]}"
+    return source
+
+
+def _dotted(loc: Location) -> str:
+    return ".".join(str(part) for part in loc) or "(top level)"
+
+
+def parse_config(data: Any, source: str = "config", lines: dict[Location, int] | None = None) -> JobConfig:
+    """Validate a parsed config; ``lines`` maps key paths to YAML lines for the messages."""
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ConfigError(f"{source}: the top level must be a mapping")
+        raise ConfigError(f"{_where(source, lines, ())}: the top level must be a mapping")
     try:
         return JobConfig.model_validate(data)
     except ValidationError as err:
-        lines = [
-            f"  {'.'.join(str(part) for part in error['loc']) or '(top level)'}: {error['msg']}"
+        problems = [
+            f"  {_where(source, lines, tuple(error['loc']))}: {_dotted(tuple(error['loc']))}: {error['msg']}"
             for error in err.errors()
         ]
-        raise ConfigError(f"{source}: invalid job config\n" + "\n".join(lines)) from None
+        raise ConfigError(f"{source}: invalid job config\n" + "\n".join(problems)) from None
+
+
+def _yaml_lines(root: yaml.Node, source: str) -> dict[Location, int]:
+    """The 1-based line of every key path; refuses duplicate keys and alias bombs."""
+    lines: dict[Location, int] = {}
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:  # values after alias expansion, memoised per node
+        if id(node) not in sizes:
+            sizes[id(node)] = 1
+            if isinstance(node, yaml.MappingNode):
+                sizes[id(node)] += sum(size(key) + size(value) for key, value in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                sizes[id(node)] += sum(size(item) for item in node.value)
+        return sizes[id(node)]
+
+    if size(root) > MAX_YAML_VALUES:
+        raise ConfigError(f"{source}: more than {MAX_YAML_VALUES} values once aliases are expanded")
+
+    def walk(node: yaml.Node, path: Location, seen: set[int]) -> None:
+        lines.setdefault(path, node.start_mark.line + 1)
+        if id(node) in seen:  # an alias: its lines are those of the anchor
+            return
+        seen = seen | {id(node)}
+        if isinstance(node, yaml.MappingNode):
+            keys: set[str] = set()
+            for key, value in node.value:
+                name = str(key.value)
+                if name in keys:
+                    raise ConfigError(f"{source}:{key.start_mark.line + 1}: duplicate key {name!r}")
+                keys.add(name)
+                lines[(*path, name)] = key.start_mark.line + 1
+                walk(value, (*path, name), seen)
+        elif isinstance(node, yaml.SequenceNode):
+            for index, item in enumerate(node.value):
+                walk(item, (*path, index), seen)
+
+    walk(root, (), set())
+    return lines
 
 
 def load_config(path: str | Path, **overrides: Any) -> JobConfig:
-    """Read and validate a YAML job config; ``overrides`` (not None) replace top-level keys."""
+    """Read and validate a YAML job config; ``overrides`` (not None) replace top-level keys.
+
+    Every problem is reported as ``file:line: key.path: what is wrong``.
+    """
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+        lines = _yaml_lines(root, str(path)) if root is not None else {}
+        data = yaml.safe_load(text)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
+    except (OSError, UnicodeDecodeError) as err:
+        raise ConfigError(f"{path}: cannot be read: {err}") from None
+    except yaml.MarkedYAMLError as err:
+        mark = err.problem_mark or err.context_mark
+        where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
+        problem = " ".join(part for part in (err.context, err.problem) if part)
+        raise ConfigError(f"{where}: not valid YAML: {problem}") from None
     except yaml.YAMLError as err:
         raise ConfigError(f"{path}: not valid YAML: {err}") from None
     if isinstance(data, dict):
         data.update({key: value for key, value in overrides.items() if value is not None})
-    return parse_config(data, str(path))
+    return parse_config(data, str(path), lines)

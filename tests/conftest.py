@@ -6,8 +6,10 @@ import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 
 import pytest
+import requests
 
 
 @dataclass
@@ -62,7 +64,37 @@ class ScriptedServer:
         self._httpd.server_close()
 
 
-@pytest.fixture
-def http_server() -> Iterator[ScriptedServer]:
-    with ScriptedServer() as server:
+@pytest.fixture(scope="session")
+def _shared_server() -> Iterator[ScriptedServer]:
+    with ScriptedServer() as server:  # one per run: each shutdown costs 0.5 s
         yield server
+
+
+@pytest.fixture
+def http_server(_shared_server: ScriptedServer) -> ScriptedServer:
+    """The scripted server, with no routes and no requests recorded."""
+    _shared_server.routes.clear()
+    _shared_server.requests.clear()
+    return _shared_server
+
+
+@pytest.fixture
+def session() -> Iterator[requests.Session]:
+    with requests.Session() as session:
+        yield session
+
+
+class MemoryState:
+    """Stands in for a Beam ``ReadModifyWriteState`` when a DoFn is called directly."""
+
+    def __init__(self) -> None:
+        self.value: Any = None
+
+    def read(self) -> Any:
+        return self.value
+
+    def write(self, value: Any) -> None:
+        self.value = value
+
+    def clear(self) -> None:
+        self.value = None

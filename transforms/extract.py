@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import apache_beam as beam
 import htmldate
@@ -218,6 +219,11 @@ def build_article(
     """
     if extracted.page_type and extracted.page_type.split(".", 1)[0].lower() in NOT_ARTICLE_TYPES:
         raise ArticleRejected("not_an_article", f"og:type is {extracted.page_type!r}")
+    for where in (page_url, extracted.canonical_url):
+        # a home page (often where a removed article now redirects) is a list of links
+        parts = urlsplit(where or "")
+        if parts.hostname and parts.path in ("", "/") and not parts.query:
+            raise ArticleRejected("not_an_article", f"{where} is a site's home page")
     text = (extracted.text or "").strip()
     if not text:
         raise ArticleRejected("no_text", "no main text could be extracted")

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import calendar
 import hashlib
+import json
+import re
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
+from email.utils import parsedate_to_datetime
 from typing import Any
+from urllib.parse import urljoin
 
 import apache_beam as beam
 import feedparser
@@ -31,7 +35,9 @@ from transforms.urls import InvalidUrl, normalize_url
 
 FAILURES = "failures"
 STAGE = "feed"
-FEED_ERRORS = ("malformed_feed", "not_a_feed")
+# Feed-level failures (the feed as a whole); any other error type is about one entry.
+FEED_ERRORS = ("malformed_feed", "not_a_feed", "xml_entities", "parser_error")
+JSON_FEED_VERSION = "https://jsonfeed.org/version/"
 # Problems feedparser works around without losing anything.
 _HARMLESS_BOZO = (
     feedparser.CharacterEncodingOverride,
@@ -55,12 +61,190 @@ def _struct_to_datetime(value: time.struct_time | None) -> datetime | None:
         return None
 
 
-def parse_feed(body: bytes, spec: FeedSpec, seen_at: datetime, content_type: str | None = None) -> ParsedFeed:
-    """Parse feed bytes into entries; a feed that cannot be read gives a ``Failure``.
+# "GMT+5", "UTC-03:30": a zone written as an offset from GMT/UTC (feedparser drops or ignores it).
+_GMT_OFFSET = re.compile(r"\s*(?:GMT|UTC)\s*([+-])(\d{1,2})(?::?(\d{2}))?\s*$", re.IGNORECASE)
+# A numeric offset at the end of a date: real ones are within -12:00 .. +14:00.
+_NUMERIC_OFFSET = re.compile(r"(?<=\d)\s*([+-])(\d{2}):?(\d{2})\s*$")
+_MAX_OFFSET = timedelta(hours=14)
 
-    Pure: no network (feedparser is given bytes, never a URL).  Entries without a usable
-    link become failures of their own, so nothing is dropped silently.
+
+def _offset(sign: str, hours: str, minutes: str | None) -> timedelta:
+    delta = timedelta(hours=int(hours), minutes=int(minutes or 0))
+    return -delta if sign == "-" else delta
+
+
+def feed_datetime(raw: str | None, parsed: time.struct_time | None = None) -> datetime | None:
+    """A feed date (RFC 822 or ISO 8601, as parsed by feedparser into ``parsed``) in UTC.
+
+    Fixes what feedparser gets wrong: a ``GMT+5``-style zone (read as the offset it names,
+    not the inverted POSIX sense) and impossible numeric offsets (beyond +-14:00: no date).
+    Implausible years are left to the extract stage, which knows the current time.
     """
+    if raw:
+        match = _GMT_OFFSET.search(raw)
+        if match:
+            offset = _offset(*match.groups())
+            if abs(offset) > _MAX_OFFSET:
+                return None
+            try:
+                naive = parsedate_to_datetime(raw[: match.start()] + " +0000")
+                return (naive.replace(tzinfo=timezone(offset))).astimezone(UTC)
+            except (TypeError, ValueError, IndexError):
+                return None
+        match = _NUMERIC_OFFSET.search(raw)
+        if match and (abs(_offset(*match.groups())) > _MAX_OFFSET or int(match.group(3)) >= 60):
+            return None
+    return _struct_to_datetime(parsed)
+
+
+def _iso_datetime(value: object) -> datetime | None:
+    """An RFC 3339 date of a JSON Feed (naive ones taken as UTC), else a looser parse."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("z", "Z"))
+    except ValueError:
+        try:
+            parsed = parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    if abs(parsed.utcoffset() or timedelta()) > _MAX_OFFSET:
+        return None
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:
+        return None
+
+
+# An XML DOCTYPE that declares entities is refused outright: expat's amplification limit
+# stops the strict parse, but feedparser's fallback (loose) parser would then expand the
+# "safe" entities without a limit (190 KB of feed -> 3 GB of title), and external entities
+# (XXE) have no business in a feed.  Checked in every encoding feedparser reads whose
+# ASCII range is not ASCII (UTF-16/32, EBCDIC).  Deliberately coarse: a DOCTYPE anywhere
+# followed by an ENTITY anywhere, so that no parser's idea of "the prolog" can be
+# fooled; a feed quoting both in a CDATA section is refused too (rare, and safe).
+_ENTITY_MARKERS = tuple(
+    (b"<!DOCTYPE".decode().encode(codec), b"<!ENTITY".decode().encode(codec))
+    for codec in ("ascii", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be", "cp037")
+)
+
+
+def declares_entities(body: bytes) -> bool:
+    """True when ``body`` has a DOCTYPE followed by an ENTITY declaration (in any encoding)."""
+    for doctype, entity in _ENTITY_MARKERS:
+        start = body.find(doctype)
+        if start >= 0 and body.find(entity, start) >= 0:
+            return True
+    return False
+
+
+def _looks_like_json(body: bytes, content_type: str | None) -> bool:
+    start = body.lstrip(b"\xef\xbb\xbf \t\r\n")[:1]
+    if start == b"{":
+        return True
+    return start != b"<" and "json" in (content_type or "").lower()
+
+
+def _text(value: object) -> str | None:
+    return value.strip() or None if isinstance(value, str) else None
+
+
+def _json_authors(item: dict[str, Any], feed: dict[str, Any]) -> tuple[str, ...]:
+    for holder in (item, feed):
+        authors = holder.get("authors")
+        if not isinstance(authors, list):
+            single = holder.get("author")  # JSON Feed 1.0
+            authors = [single] if isinstance(single, dict) else []
+        names = tuple(name for a in authors if isinstance(a, dict) and (name := _text(a.get("name"))))
+        if names:
+            return names
+    return ()
+
+
+def parse_json_feed(body: bytes, spec: FeedSpec, seen_at: datetime) -> ParsedFeed:
+    """Parse a JSON Feed (1.0 or 1.1, https://jsonfeed.org/version/1.1) into entries."""
+
+    def failure(error_type: str, message: str, url: str | None = spec.url) -> Failure:
+        return Failure(STAGE, url, spec.url, error_type, message, seen_at)
+
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError) as err:  # JSONDecodeError, bad UTF-8, too deep
+        return ParsedFeed([], [failure("malformed_feed", f"invalid JSON: {type(err).__name__}: {err}")])
+    version = data.get("version") if isinstance(data, dict) else None
+    items = data.get("items") if isinstance(data, dict) else None
+    if (
+        not isinstance(version, str)
+        or not version.startswith(JSON_FEED_VERSION)
+        or not isinstance(items, list)
+    ):
+        return ParsedFeed([], [failure("not_a_feed", "JSON without a JSON Feed version and items")])
+    feed_language = language_code(_text(data.get("language"))) or spec.language
+    entries: list[FeedEntry] = []
+    failures: list[Failure] = []
+    for item in items:
+        if not isinstance(item, dict):
+            failures.append(failure("invalid_entry", f"JSON Feed item is a {type(item).__name__}", None))
+            continue
+        link = _text(item.get("url")) or _text(item.get("external_url")) or ""
+        try:
+            url = normalize_url(urljoin(spec.url, link)) if link else normalize_url(link)
+        except InvalidUrl as err:
+            failures.append(failure("invalid_link", str(err), link or None))
+            continue
+        raw_id = item.get("id")
+        raw_tags = item.get("tags")
+        tags = raw_tags if isinstance(raw_tags, list) else []
+        entries.append(
+            FeedEntry(
+                link=link,
+                url=url,
+                feed_url=spec.url,
+                publisher=spec.publisher,
+                first_seen_at=seen_at,
+                entry_id=str(raw_id) if isinstance(raw_id, str | int) and str(raw_id) else link,
+                title=_text(item.get("title")),
+                description=_text(item.get("summary"))
+                or _text(item.get("content_text"))
+                or _text(item.get("content_html")),
+                published_at=_iso_datetime(item.get("date_published"))
+                or _iso_datetime(item.get("date_modified")),
+                authors=_json_authors(item, data),
+                tags=tuple(tag for t in tags if (tag := _text(t))),
+                language=language_code(_text(item.get("language"))) or feed_language,
+            )
+        )
+    return ParsedFeed(entries, failures)
+
+
+def parse_feed(body: bytes, spec: FeedSpec, seen_at: datetime, content_type: str | None = None) -> ParsedFeed:
+    """Parse feed bytes (RSS, Atom, RDF or JSON Feed) into entries; a feed that cannot be
+    read gives a ``Failure``, never an exception.
+
+    Pure: no network (feedparser is given bytes, never a URL).  Relative links are
+    resolved against the feed URL.  Entries without a usable link become failures of
+    their own, so nothing is dropped silently.
+    """
+    try:
+        if not body.strip():
+            return ParsedFeed([], [Failure(STAGE, spec.url, spec.url, "not_a_feed", "empty body", seen_at)])
+        if _looks_like_json(body, content_type):
+            return parse_json_feed(body, spec, seen_at)
+        if declares_entities(body):
+            message = "the DOCTYPE declares entities (entity expansion and external entities are refused)"
+            return ParsedFeed([], [Failure(STAGE, spec.url, spec.url, "xml_entities", message, seen_at)])
+        return _parse_xml_feed(body, spec, seen_at, content_type)
+    except Exception as err:  # a parser bug must not lose the feed: it becomes a failure row
+        message = f"{type(err).__name__}: {err}"
+        return ParsedFeed([], [Failure(STAGE, spec.url, spec.url, "parser_error", message, seen_at)])
+
+
+def _parse_xml_feed(body: bytes, spec: FeedSpec, seen_at: datetime, content_type: str | None) -> ParsedFeed:
+    stripped = body.lstrip(b" \t\r\n")
+    if stripped.startswith(b"<"):
+        body = stripped  # whitespace before the XML declaration, common and harmless
     headers = {"content-type": content_type} if content_type else {}
     parsed: Any = feedparser.parse(body, response_headers=headers, sanitize_html=False)
     failures: list[Failure] = []
@@ -69,20 +253,23 @@ def parse_feed(body: bytes, spec: FeedSpec, seen_at: datetime, content_type: str
         # Broken XML: report it, and keep whatever entries the lenient parser recovered.
         message = f"{type(error).__name__}: {error}" if error else "unparseable feed"
         failures.append(Failure(STAGE, spec.url, spec.url, "malformed_feed", message, seen_at))
-    elif not parsed.entries and not parsed.version:
+    elif not parsed.entries and not parsed.get("version"):
         failures.append(Failure(STAGE, spec.url, spec.url, "not_a_feed", "no feed found", seen_at))
     feed_language = language_code(parsed.feed.get("language")) or spec.language
     entries: list[FeedEntry] = []
     for item in parsed.entries:
         link = item.get("link") or ""
         try:
-            url = normalize_url(link)
+            # a relative link (xml:base is applied by feedparser) is relative to the feed URL
+            url = normalize_url(urljoin(spec.url, link) if link else link)
         except InvalidUrl as err:
             failures.append(Failure(STAGE, link or None, spec.url, "invalid_link", str(err), seen_at))
             continue
         authors = tuple(a["name"] for a in item.get("authors", []) if a.get("name"))
         tags = tuple(t["term"] for t in item.get("tags", []) if t.get("term"))
-        published = _struct_to_datetime(item.get("published_parsed") or item.get("updated_parsed"))
+        published = feed_datetime(item.get("published"), item.get("published_parsed")) or feed_datetime(
+            item.get("updated"), item.get("updated_parsed")
+        )
         entries.append(
             FeedEntry(
                 link=link,

@@ -104,6 +104,8 @@ class _FetchFn(beam.DoFn):
                 response = http_get(self._session, robots_url(url), self._robots_http)
                 host.robots = robots_body_for(response.status, response.body)
             except HttpError as err:
+                if err.error_type in ("blocked_address", "invalid_url") and err.url == robots_url(url):
+                    raise  # the host itself may not be fetched: say so, not "robots unavailable"
                 host.robots = robots_body_for(err, b"")
             host.robots_fetched_at = now
             host.last_request_at = self._clock()

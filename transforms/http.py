@@ -7,14 +7,18 @@ turns every problem into an ``HttpError`` that says whether retrying may help.
 
 from __future__ import annotations
 
+import ipaddress
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from urllib.parse import urljoin, urlsplit
 
 import requests
+import urllib3
 
-from transforms.urls import is_public_host
+from transforms.urls import ip_of, is_public_address, resolve_host
+
+Resolver = Callable[[str], Iterable[str]]
 
 TRANSIENT_STATUS = frozenset({408, 425, 429, 500, 502, 503, 504})
 
@@ -31,6 +35,10 @@ class HttpSettings:
     backoff_s: float = 1.0
     max_retry_after_s: float = 60.0
     allow_private_addresses: bool = False
+    # Exceptions to the address policy: host names (exact, case-insensitive) and networks
+    # (CIDR) that may be reached even though they are private, loopback or link-local.
+    allowed_hosts: tuple[str, ...] = ()
+    allowed_networks: tuple[str, ...] = ()
     allowed_content_types: tuple[str, ...] = ()
 
 
@@ -85,39 +93,100 @@ def _retry_after(value: str | None) -> float | None:
             return None
 
 
-def _check_address(url: str, settings: HttpSettings) -> None:
+def _address_allowed(address: str, settings: HttpSettings) -> bool:
+    if is_public_address(address):
+        return True
+    ip = ip_of(address)
+    return any(ip in ipaddress.ip_network(net, strict=False) for net in settings.allowed_networks)
+
+
+def _check_address(url: str, settings: HttpSettings, resolve: Resolver) -> None:
+    """Refuse non-http(s) URLs and hosts that resolve to an address the policy forbids."""
     parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        host = parts.hostname
+        _ = parts.port  # raises ValueError on a port out of range
+    except ValueError as err:
+        raise HttpError("invalid_url", f"{url}: {err}", url=url) from err
+    if parts.scheme not in ("http", "https") or not host:
         raise HttpError("invalid_url", f"not an http(s) URL: {url}", url=url)
-    if settings.allow_private_addresses:
+    if settings.allow_private_addresses or host.lower().rstrip(".") in settings.allowed_hosts:
         return
     try:
-        public = is_public_host(parts.hostname)
-    except OSError as err:
-        raise HttpError("dns_error", f"{parts.hostname}: {err}", transient=True, url=url) from err
-    if not public:
+        addresses = list(resolve(host))
+    except (OSError, UnicodeError) as err:
+        raise HttpError("dns_error", f"{host}: {err}", transient=True, url=url) from err
+    if not addresses:
+        raise HttpError("dns_error", f"{host}: no address", transient=True, url=url)
+    blocked = sorted({address for address in addresses if not _address_allowed(address, settings)})
+    if blocked:
         raise HttpError(
             "blocked_address",
-            f"{parts.hostname} resolves to a private, loopback or reserved address",
+            f"{host} resolves to a private, loopback or reserved address ({', '.join(blocked)})",
             url=url,
         )
 
 
+def _check_peer(response: requests.Response, url: str, settings: HttpSettings) -> None:
+    """Check the address actually connected to, not only the one resolved before.
+
+    A host name may resolve to a public address for the check and to an internal one
+    for the connection (DNS rebinding).  The request has been sent by now, but nothing
+    of the response is read.  Skipped when the connection is not visible (a proxy).
+    """
+    host = (urlsplit(url).hostname or "").lower().rstrip(".")
+    if settings.allow_private_addresses or host in settings.allowed_hosts:
+        return
+    connection = getattr(response.raw, "connection", None)
+    if connection is None or getattr(connection, "proxy", None) is not None:
+        return
+    sock = getattr(connection, "sock", None)
+    if sock is None:  # http.client hands the socket to the response when it will close
+        fp = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(fp, "raw", None), "_sock", None)
+    if sock is None:
+        return
+    try:
+        peer = str(sock.getpeername()[0])
+    except (OSError, IndexError):
+        return
+    if not _address_allowed(peer, settings):
+        raise HttpError("blocked_address", f"{host} connected to a private address ({peer})", url=url)
+
+
+_READ_CHUNK = 65536
+
+
 def _read_body(response: requests.Response, settings: HttpSettings, deadline: float) -> bytes:
+    """The decoded body, under the size cap and the total deadline.
+
+    ``read1`` returns after one read on the socket, so a server trickling bytes meets the
+    deadline (each read waits at most ``timeout_s``), and urllib3 decompresses at most one
+    chunk ahead, so the cap bounds the memory a gzip bomb can take.
+    """
     declared = response.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > settings.max_bytes:
         raise HttpError("too_large", f"Content-Length {declared} > {settings.max_bytes} bytes")
     chunks: list[bytes] = []
     size = 0
-    # iter_content decodes gzip/deflate, so the cap applies to decompressed bytes.
-    for chunk in response.iter_content(chunk_size=65536):
-        size += len(chunk)
-        if size > settings.max_bytes:
-            raise HttpError("too_large", f"body larger than {settings.max_bytes} bytes")
-        if time.monotonic() > deadline:
-            raise HttpError("timeout", "total deadline exceeded while reading", transient=True)
-        chunks.append(chunk)
-    return b"".join(chunks)
+    raw = response.raw
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise HttpError("timeout", "total deadline exceeded while reading", transient=True)
+            chunk = raw.read1(_READ_CHUNK, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > settings.max_bytes:
+                raise HttpError("too_large", f"body larger than {settings.max_bytes} bytes")
+            chunks.append(chunk)
+    except urllib3.exceptions.DecodeError as err:
+        raise HttpError("bad_encoding", f"undecodable Content-Encoding: {err}") from err
+    except (urllib3.exceptions.ReadTimeoutError, TimeoutError) as err:
+        raise HttpError("timeout", f"read timed out: {err}", transient=True) from err
+    except (urllib3.exceptions.HTTPError, OSError) as err:  # ProtocolError: cut off mid-body
+        raise HttpError("connection_error", f"connection broken: {err}", transient=True) from err
 
 
 def http_get(
@@ -125,13 +194,18 @@ def http_get(
     url: str,
     settings: HttpSettings,
     headers: Mapping[str, str] | None = None,
+    resolve: Resolver = resolve_host,
 ) -> HttpResponse:
-    """GET ``url`` within ``settings``; 2xx and 304 are returned, the rest raise ``HttpError``."""
+    """GET ``url`` within ``settings``; 2xx and 304 are returned, the rest raise ``HttpError``.
+
+    Every hop of a redirect is checked against the address policy (``resolve`` names the
+    host's addresses; tests inject one).
+    """
     deadline = time.monotonic() + settings.timeout_s * 3
     request_headers = {"User-Agent": settings.user_agent, **(headers or {})}
     current = url
     for _hop in range(settings.max_redirects + 1):
-        _check_address(current, settings)
+        _check_address(current, settings, resolve)
         try:
             with session.get(
                 current,
@@ -140,12 +214,15 @@ def http_get(
                 allow_redirects=False,
                 stream=True,
             ) as response:
+                _check_peer(response, current, settings)
                 status = response.status_code
                 if status in (301, 302, 303, 307, 308) and "location" in response.headers:
                     current = urljoin(current, response.headers["location"])
                     continue
                 if status == 304:
                     return HttpResponse(current, status, b"", dict(response.headers.lower_items()))
+                if 300 <= status < 400:
+                    raise HttpError("bad_redirect", f"HTTP {status} without a Location", url=current)
                 if status >= 400:
                     raise HttpError(
                         f"http_{status}",
@@ -164,6 +241,9 @@ def http_get(
                     raise HttpError("bad_content_type", f"Content-Type {content_type!r}", url=current)
                 body = _read_body(response, settings, deadline)
                 return HttpResponse(current, status, body, dict(response.headers.lower_items()))
+        except HttpError as err:
+            err.url = err.url or current
+            raise
         except requests.Timeout as err:
             raise HttpError("timeout", str(err), transient=True, url=current) from err
         except requests.ConnectionError as err:
@@ -179,6 +259,7 @@ def get_with_retries(
     settings: HttpSettings,
     headers: Mapping[str, str] | None = None,
     sleep: Callable[[float], None] = time.sleep,
+    resolve: Resolver = resolve_host,
 ) -> tuple[HttpResponse, int]:
     """``http_get`` with bounded retries and exponential backoff for transient errors.
 
@@ -189,7 +270,7 @@ def get_with_retries(
     while True:
         attempt += 1
         try:
-            return http_get(session, url, settings, headers), attempt
+            return http_get(session, url, settings, headers, resolve), attempt
         except HttpError as err:
             err.attempts = attempt
             if not err.transient or attempt > settings.retries:

@@ -59,14 +59,41 @@ def _addresses(host: str) -> Iterable[str]:
     return {str(info[4][0]) for info in socket.getaddrinfo(host, None)}
 
 
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+def ip_of(address: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address:
+    """An address as resolved (``fe80::1%eth0`` allowed), IPv4 embedded in IPv6 unwrapped.
+
+    IPv4-mapped (``::ffff:127.0.0.1``), 6to4 (``2002:7f00:1::``) and NAT64 (``64:ff9b::/96``)
+    addresses reach the IPv4 address they carry, so they are judged as that address.
+    """
+    ip = ipaddress.ip_address(address.split("%", 1)[0])
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+def is_public_address(address: str) -> bool:
+    """A public unicast address: not loopback, private, link-local, shared, reserved, multicast."""
+    ip = ip_of(address)
+    return ip.is_global and not ip.is_multicast
+
+
+def resolve_host(host: str) -> list[str]:
+    """The addresses of ``host`` (a name or an IP literal); raises ``OSError`` if none."""
+    return sorted(_addresses(host))
+
+
 def is_public_host(host: str, resolve: Callable[[str], Iterable[str]] = _addresses) -> bool:
     """True when every address ``host`` resolves to is a public unicast address.
 
     Loopback, private, link-local, multicast, reserved and unspecified addresses are
     not public.  Raises ``OSError`` when the name does not resolve.
     """
-    for address in resolve(host):
-        ip = ipaddress.ip_address(address.split("%", 1)[0])
-        if not ip.is_global or ip.is_multicast:
-            return False
-    return True
+    return all(is_public_address(address) for address in resolve(host))
