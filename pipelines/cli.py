@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+import os
 import shutil
 import sys
 import time
@@ -21,6 +23,18 @@ DEMO_MARKER = ".newsbeam-demo"
 # bundle-based engine, which (measured on Beam 2.75) drops the counters of outputs
 # produced in timer callbacks, so the run summary could not be trusted.
 DEFAULT_RUNNER = "FnApiRunner"
+# Prism, Beam's local streaming runner, built offline by `make prism` (scripts/fetch-runners).
+PRISM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsbeam"
+
+
+def find_prism() -> Path | None:
+    """A Prism binary: $NEWSBEAM_PRISM, else the one `make prism` built for this Beam version."""
+    from apache_beam.version import __version__ as beam_version
+
+    configured = os.environ.get("NEWSBEAM_PRISM")
+    candidate = Path(configured) if configured else PRISM_CACHE / f"prism-{beam_version}" / "prism"
+    return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
 
 DESCRIPTION = """\
 newsbeam: a streaming news-ingestion pipeline on Apache Beam.
@@ -57,6 +71,12 @@ def _add_run_arguments(parser: argparse.ArgumentParser, *, demo: bool = False) -
         "--once",
         action="store_true",
         help="poll every feed once, process what it lists, then stop (the default)",
+    )
+    mode.add_argument(
+        "--follow",
+        action="store_true",
+        help="streaming run: keep polling each feed on its own adaptive interval until stopped "
+        "(Ctrl-C prints the summary so far); the config's 'follow: true' does the same",
     )
     mode.add_argument(
         "--duration",
@@ -132,7 +152,7 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
 
-    from pipelines.config import ConfigError, load_config
+    from pipelines.config import ConfigError, ConfigFeeds, load_config
     from pipelines.ingest import RunPlan, build_pipeline
     from pipelines.summary import Summary, read_counters
 
@@ -152,21 +172,53 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
     except ConfigError as err:
         print(f"newsbeam: {err}", file=sys.stderr)
         return 2
+    duration_s = getattr(args, "duration", None)
+    follow = getattr(args, "follow", False) or (config.follow and not getattr(args, "once", False))
+    if not input_jsonl and duration_s is None and follow:
+        duration_s = math.inf
+    reload_feeds = None
+    if not input_jsonl and duration_s is not None and config.polling.reload_feeds:
+        base_url = feeds_base_url or getattr(args, "feeds_base_url", None)
+        reload_feeds = ConfigFeeds(str(Path(args.config).resolve()), base_url)
     plan = RunPlan(
-        output=config.output,
-        input_jsonl=input_jsonl,
-        duration_s=getattr(args, "duration", None),
+        output=config.output, input_jsonl=input_jsonl, duration_s=duration_s, reload_feeds=reload_feeds
     )
     if not any(arg.startswith("--runner") for arg in beam_args):
-        beam_args = [f"--runner={DEFAULT_RUNNER}", *beam_args]
+        if duration_s is not None and math.isinf(duration_s):
+            prism = find_prism()
+            if prism is None:
+                print(
+                    "newsbeam: --follow needs a streaming runner: the local FnApiRunner writes "
+                    "nothing until a run ends. Build Prism once with `make prism` (cached under "
+                    f"{PRISM_CACHE}), set NEWSBEAM_PRISM to a prism binary, or pass --runner=...",
+                    file=sys.stderr,
+                )
+                return 2
+            beam_args = ["--runner=PrismRunner", f"--prism_location={prism}", *beam_args]
+        else:
+            beam_args = [f"--runner={DEFAULT_RUNNER}", *beam_args]
     options = PipelineOptions(beam_args, save_main_session=False)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, plan)
-    result = pipeline.run()
-    result.wait_until_finish()
-    summary = Summary(read_counters(result))
     output = config.output if "://" in config.output else str(Path(config.output).resolve())
+    result = None
+    try:
+        result = pipeline.run()
+        result.wait_until_finish()
+    except KeyboardInterrupt:
+        # Files are renamed into place only when complete, so what is there is usable.
+        print(f"\nnewsbeam: stopped; the complete files written so far are in {output}", file=sys.stderr)
+        if result is None:  # a runner that runs inside run() (the local FnApiRunner)
+            return 130
+        try:
+            result.cancel()
+            counters = read_counters(result)
+        except Exception:  # the runner went down with the interrupt: no counters to report
+            return 130
+        print(Summary(counters).render(output))
+        return 130
+    summary = Summary(read_counters(result))
     print(summary.render(output))
     print(f"  wall time           {time.monotonic() - started:7.1f} s")
     return 0

@@ -7,15 +7,17 @@ here.  Unknown keys are errors, so a typo does not silently fall back to a defau
 from __future__ import annotations
 
 import ipaddress
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from transforms.entities import DEFAULT_LABELS, EntitySettings
 from transforms.extract import ExtractSettings
+from transforms.feeds import PollSettings
 from transforms.fetch import FetchSettings
 from transforms.http import HttpSettings
 from transforms.language import LanguageSettings
@@ -89,6 +91,21 @@ class FetchConfig(_Strict):
     respect_robots: bool = True
 
 
+class PollingConfig(_Strict):
+    min_interval_s: float = Field(default=60.0, ge=1.0, description="no feed is polled more often")
+    max_interval_s: float = Field(default=3600.0, ge=1.0, description="no feed waits longer")
+    reload_feeds: bool = Field(
+        default=True,
+        description="streaming runs re-read the feed list from this config file on every tick",
+    )
+
+    @model_validator(mode="after")
+    def _ordered(self) -> PollingConfig:
+        if self.min_interval_s > self.max_interval_s:
+            raise ValueError("min_interval_s is larger than max_interval_s")
+        return self
+
+
 class DedupConfig(_Strict):
     url_ttl_days: float = Field(default=30.0, gt=0)
 
@@ -133,10 +150,12 @@ class WriteConfig(_Strict):
 
 class JobConfig(_Strict):
     output: str = "data"
+    follow: bool = Field(default=False, description="poll until stopped (as --follow)")
     feeds_base_url: str | None = None
     feeds: list[FeedConfig] = Field(default_factory=list)
     http: HttpConfig = HttpConfig()
     fetch: FetchConfig = FetchConfig()
+    polling: PollingConfig = PollingConfig()
     dedup: DedupConfig = DedupConfig()
     extract: ExtractConfig = ExtractConfig()
     language: LanguageConfig = LanguageConfig()
@@ -179,6 +198,9 @@ class JobConfig(_Strict):
         http["allowed_hosts"] = tuple(host.lower().rstrip(".") for host in self.http.allowed_hosts)
         http["allowed_networks"] = tuple(self.http.allowed_networks)
         return HttpSettings(**http)
+
+    def poll_settings(self) -> PollSettings:
+        return PollSettings(self.polling.min_interval_s, self.polling.max_interval_s)
 
     def fetch_settings(self) -> FetchSettings:
         return FetchSettings(http=self.http_settings(), **self.fetch.model_dump())
@@ -295,3 +317,18 @@ def load_config(path: str | Path, **overrides: Any) -> JobConfig:
     if isinstance(data, dict):
         data.update({key: value for key, value in overrides.items() if value is not None})
     return parse_config(data, str(path), lines)
+
+
+@dataclass(frozen=True)
+class ConfigFeeds:
+    """The feed list of a config file, read again at each call: ``PollFeeds``' ``reload``.
+
+    Picklable, so it travels to the workers; the file must be readable there at ``path``
+    (true for local runs; on a cluster, mount it or set ``polling.reload_feeds: false``).
+    """
+
+    path: str
+    feeds_base_url: str | None = None
+
+    def __call__(self) -> list[FeedSpec]:
+        return load_config(self.path, feeds_base_url=self.feeds_base_url).feed_specs()

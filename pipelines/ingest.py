@@ -15,7 +15,7 @@ from transforms.backfill import ReadBackfill
 from transforms.dedup_url import DropSeenUrls
 from transforms.entities import TagEntities
 from transforms.extract import ExtractArticles
-from transforms.feeds import PollFeeds
+from transforms.feeds import FeedList, PollFeeds
 from transforms.fetch import FetchPages
 from transforms.language import IdentifyLanguage
 from transforms.metrics import CountFailures
@@ -31,7 +31,8 @@ class RunPlan:
 
     output: str
     input_jsonl: str | None = None
-    duration_s: float | None = None  # None: poll every feed once
+    duration_s: float | None = None  # None: poll every feed once; math.inf: until stopped
+    reload_feeds: FeedList | None = None  # re-read the feed list on each tick (streaming)
 
 
 def _entry_url(entry: FeedEntry) -> str:
@@ -59,6 +60,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
             config.feed_specs(),
             config.http_settings(),
             duration_s=plan.duration_s,
+            poll=config.poll_settings(),
+            reload=plan.reload_feeds,
             seen_ttl_s=ttl_s,
         )
         failures.append(polled.failures)

@@ -84,6 +84,19 @@ def session() -> Iterator[requests.Session]:
         yield session
 
 
+class MemoryTimer:
+    """Stands in for a Beam timer when a DoFn is called directly: records what was set."""
+
+    def __init__(self) -> None:
+        self.fire_at: list[float] = []
+
+    def set(self, timestamp: float) -> None:
+        self.fire_at.append(float(timestamp))
+
+    def clear(self) -> None:
+        self.fire_at.clear()
+
+
 class MemoryState:
     """Stands in for a Beam ``ReadModifyWriteState`` when a DoFn is called directly."""
 

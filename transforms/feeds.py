@@ -12,10 +12,12 @@ from __future__ import annotations
 import calendar
 import hashlib
 import json
+import logging
+import math
 import re
 import time
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta, timezone
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -25,8 +27,10 @@ import apache_beam as beam
 import feedparser
 from apache_beam.coders import PickleCoder
 from apache_beam.transforms.periodicsequence import PeriodicImpulse
-from apache_beam.transforms.userstate import ReadModifyWriteStateSpec
+from apache_beam.transforms.timeutil import TimeDomain
+from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import TimestampedValue
+from apache_beam.utils.timestamp import MAX_TIMESTAMP, Timestamp
 
 from transforms import metrics
 from transforms.http import HttpError, HttpSettings, get_with_retries, new_session
@@ -289,6 +293,38 @@ def _parse_xml_feed(body: bytes, spec: FeedSpec, seen_at: datetime, content_type
     return ParsedFeed(entries, failures)
 
 
+@dataclass(frozen=True)
+class PollSettings:
+    """Bounds of each feed's adaptive polling interval (the config's ``polling`` section)."""
+
+    min_interval_s: float = 60.0
+    max_interval_s: float = 3600.0
+    faster: float = 0.5  # a poll that found new entries
+    slower: float = 1.5  # a poll that found nothing new
+    backoff: float = 2.0  # a poll that failed
+
+    def clamp(self, interval_s: float) -> float:
+        return min(self.max_interval_s, max(self.min_interval_s, interval_s))
+
+    def around(self, configured_s: float) -> PollSettings:
+        """The bounds for a feed configured at ``configured_s``: widened to include it."""
+        return replace(
+            self,
+            min_interval_s=min(self.min_interval_s, configured_s),
+            max_interval_s=max(self.max_interval_s, configured_s),
+        )
+
+
+def next_interval(interval_s: float, outcome: str, settings: PollSettings) -> float:
+    """The wait before a feed's next poll, after a poll with ``outcome``.
+
+    ``new`` (it listed entries not seen before) halves the wait, ``unchanged`` (304, same
+    bytes or nothing new) stretches it by half, ``error`` doubles it; always within the bounds.
+    """
+    factor = {"new": settings.faster, "unchanged": settings.slower, "error": settings.backoff}[outcome]
+    return settings.clamp(interval_s * factor)
+
+
 def prune_seen(seen: dict[str, float], now: float, ttl_s: float, max_entries: int) -> dict[str, float]:
     """Seen entry ids younger than ``ttl_s``, at most the ``max_entries`` newest."""
     fresh = {key: at for key, at in seen.items() if now - at < ttl_s}
@@ -305,15 +341,24 @@ class _FeedState:
     body_hash: str | None = None
     last_poll: float | None = None
     seen: dict[str, float] | None = None
+    interval_s: float | None = None  # adaptive; starts at the feed's configured interval
 
 
 class _PollFeedFn(beam.DoFn):
-    """Keyed by feed URL: one conditional GET per due feed, new entries out."""
+    """Keyed by feed URL: one conditional GET per due feed, new entries out.
+
+    Each feed keeps its own adaptive interval in state (``next_interval``).  A feed dropped from
+    the config leaves its state behind; the idle timer frees it once nothing has touched it for
+    ``seen_ttl_s`` — and checks the stored poll time first, since some runners fire
+    processing-time timers early.
+    """
 
     STATE = ReadModifyWriteStateSpec("feed", PickleCoder())
+    IDLE = TimerSpec("idle", TimeDomain.REAL_TIME)
 
-    def __init__(self, settings: HttpSettings, seen_ttl_s: float, max_seen: int) -> None:
+    def __init__(self, settings: HttpSettings, poll: PollSettings, seen_ttl_s: float, max_seen: int) -> None:
         self._settings = settings
+        self._poll = poll
         self._seen_ttl_s = seen_ttl_s
         self._max_seen = max_seen
 
@@ -325,19 +370,41 @@ class _PollFeedFn(beam.DoFn):
         self._entries = metrics.counter("entries")
         self._repeats = metrics.counter("entries_already_seen")
         self._invalid = metrics.counter("invalid_entries")
+        self._intervals = metrics.distribution("feed_interval_s")
 
     def teardown(self) -> None:
         self._session.close()
 
     def process(
-        self, element: tuple[str, FeedSpec], state: Any = beam.DoFn.StateParam(STATE)
+        self,
+        element: tuple[str, FeedSpec],
+        state: Any = beam.DoFn.StateParam(STATE),
+        idle: Any = beam.DoFn.TimerParam(IDLE),
     ) -> Iterator[Any]:
         _, spec = element
         current: _FeedState = state.read() or _FeedState()
         now = time.time()
-        if current.last_poll is not None and now - current.last_poll < spec.poll_interval_s * 0.9:
+        bounds = self._poll.around(spec.poll_interval_s)
+        interval = current.interval_s or spec.poll_interval_s
+        if current.last_poll is not None and now - current.last_poll < interval * 0.9:
             return
         current.last_poll = now
+        idle.set(now + self._seen_ttl_s)
+        new = failed = False
+        try:
+            for output in self._poll_once(spec, current, now):
+                if isinstance(output, TimestampedValue):
+                    new = True
+                elif output.value.url == spec.url:  # the feed itself failed, not one entry
+                    failed = True
+                yield output
+        finally:
+            outcome = "new" if new else "error" if failed else "unchanged"
+            current.interval_s = next_interval(interval, outcome, bounds)
+            self._intervals.update(int(current.interval_s))
+            state.write(current)
+
+    def _poll_once(self, spec: FeedSpec, current: _FeedState, now: float) -> Iterator[Any]:
         seen_at = datetime.fromtimestamp(now, tz=UTC)
         headers = {}
         if current.etag:
@@ -349,7 +416,6 @@ class _PollFeedFn(beam.DoFn):
             response, _ = get_with_retries(self._session, spec.url, self._settings, headers)
         except HttpError as err:
             self._failed.inc()
-            state.write(current)
             yield beam.pvalue.TaggedOutput(
                 FAILURES,
                 Failure(STAGE, spec.url, spec.url, err.error_type, str(err), seen_at, err.attempts),
@@ -358,7 +424,6 @@ class _PollFeedFn(beam.DoFn):
         body_hash = hashlib.sha256(response.body).hexdigest()
         if response.status == 304 or body_hash == current.body_hash:
             self._not_modified.inc()
-            state.write(current)
             return
         current.etag = response.headers.get("etag")
         current.last_modified = response.headers.get("last-modified")
@@ -381,17 +446,57 @@ class _PollFeedFn(beam.DoFn):
             self._entries.inc()
             yield TimestampedValue(entry, now)
         current.seen = seen
-        state.write(current)
+
+    @on_timer(IDLE)
+    def _free_idle(self, state: Any = beam.DoFn.StateParam(STATE)) -> None:
+        current: _FeedState | None = state.read()
+        if current is not None and time.time() - (current.last_poll or 0.0) >= self._seen_ttl_s:
+            state.clear()
 
 
-def _fan_out(_: object, feeds: Sequence[FeedSpec]) -> Iterable[tuple[str, FeedSpec]]:
-    return ((spec.url, spec) for spec in feeds)
+FeedList = Callable[[], Sequence[FeedSpec]]
+
+
+class _FanOutFn(beam.DoFn):
+    """Each tick: every feed of the current list, keyed by URL.
+
+    With ``reload``, the list is read again on every tick (e.g. from the job config), so feeds
+    added to or removed from the config take effect without restarting a streaming job.  A
+    list that cannot be read, or is empty, is counted and the last good one is kept.
+    """
+
+    def __init__(self, feeds: Sequence[FeedSpec], reload: FeedList | None) -> None:
+        self._feeds = tuple(feeds)
+        self._reload = reload
+
+    def setup(self) -> None:
+        self._current = self._feeds  # the last good list, per worker
+        self._changed = metrics.counter("feed_list_changed")
+        self._reload_failed = metrics.counter("feed_list_reload_failed")
+
+    def process(self, _tick: object) -> Iterator[tuple[str, FeedSpec]]:
+        if self._reload is not None:
+            try:
+                fresh = tuple(self._reload())
+                if not fresh:
+                    raise ValueError("the reloaded feed list is empty")
+            except Exception as err:
+                self._reload_failed.inc()
+                logging.getLogger(__name__).warning("feed list not reloaded, keeping the last: %s", err)
+            else:
+                if fresh != self._current:
+                    self._changed.inc()
+                    self._current = fresh
+        for spec in self._current:
+            yield spec.url, spec
 
 
 class PollFeeds(beam.PTransform):
     """Poll ``feeds`` on a ``PeriodicImpulse``; main output ``FeedEntry``, tag ``failures``.
 
-    ``duration_s=None`` polls once (the degenerate one-impulse case).
+    ``duration_s=None`` polls once (the degenerate one-impulse case); ``math.inf`` polls until
+    the job is stopped.  Ticks come every ``min_interval_s`` (or the shortest configured feed
+    interval, if shorter); each feed is polled when its own adaptive interval has passed.
     """
 
     def __init__(
@@ -400,6 +505,8 @@ class PollFeeds(beam.PTransform):
         settings: HttpSettings,
         *,
         duration_s: float | None = None,
+        poll: PollSettings | None = None,
+        reload: FeedList | None = None,
         seen_ttl_s: float = 30 * 86400,
         max_seen_per_feed: int = 5000,
     ) -> None:
@@ -409,21 +516,25 @@ class PollFeeds(beam.PTransform):
         self._feeds = tuple(feeds)
         self._settings = settings
         self._duration_s = duration_s
+        self._poll = poll or PollSettings()
+        self._reload = reload
         self._seen_ttl_s = seen_ttl_s
         self._max_seen = max_seen_per_feed
 
     def expand(self, pbegin: beam.pvalue.PBegin) -> beam.pvalue.DoOutputsTuple:
-        interval = min(spec.poll_interval_s for spec in self._feeds)
+        interval = min(self._poll.min_interval_s, *(spec.poll_interval_s for spec in self._feeds))
         start = time.time()
-        # --once: the range [start, start + interval/2) holds exactly one impulse.
-        stop = start + (self._duration_s if self._duration_s is not None else interval / 2)
+        if self._duration_s is None:
+            stop: float | Timestamp = start + interval / 2  # [start, start + interval/2): one impulse
+        elif math.isinf(self._duration_s):
+            stop = MAX_TIMESTAMP
+        else:
+            stop = start + self._duration_s
+        poll = _PollFeedFn(self._settings, self._poll, self._seen_ttl_s, self._max_seen)
         return (
             pbegin
             | "Tick" >> PeriodicImpulse(start_timestamp=start, stop_timestamp=stop, fire_interval=interval)
             | "Fan out to feeds"
-            >> beam.FlatMap(_fan_out, self._feeds).with_output_types(tuple[str, FeedSpec])
-            | "Poll feed"
-            >> beam.ParDo(_PollFeedFn(self._settings, self._seen_ttl_s, self._max_seen)).with_outputs(
-                FAILURES, main="entries"
-            )
+            >> beam.ParDo(_FanOutFn(self._feeds, self._reload)).with_output_types(tuple[str, FeedSpec])
+            | "Poll feed" >> beam.ParDo(poll).with_outputs(FAILURES, main="entries")
         )

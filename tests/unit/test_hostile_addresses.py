@@ -12,8 +12,8 @@ import pytest
 import requests
 
 from pipelines.config import ConfigError, parse_config
-from tests.conftest import MemoryState, Reply, ScriptedServer
-from transforms.feeds import _PollFeedFn
+from tests.conftest import MemoryState, MemoryTimer, Reply, ScriptedServer
+from transforms.feeds import PollSettings, _PollFeedFn
 from transforms.fetch import FetchSettings, _FetchFn
 from transforms.http import HttpError, HttpSettings, http_get
 from transforms.records import FeedEntry, FeedSpec
@@ -161,9 +161,9 @@ def test_allowlists_come_from_the_config() -> None:
 
 def test_feed_on_the_metadata_address_is_a_feed_failure() -> None:
     spec = FeedSpec("http://169.254.169.254/latest/meta-data/feed.xml", "X")
-    fn = _PollFeedFn(DEFAULT, 86400, 100)
+    fn = _PollFeedFn(DEFAULT, PollSettings(), 86400, 100)
     fn.setup()
-    outputs = list(fn.process((spec.url, spec), state=MemoryState()))
+    outputs = list(fn.process((spec.url, spec), state=MemoryState(), idle=MemoryTimer()))
     fn.teardown()
     assert [(type(o), o.value.stage, o.value.error_type) for o in outputs] == [
         (beam.pvalue.TaggedOutput, "feed", "blocked_address")

@@ -20,8 +20,8 @@ from urllib.parse import urljoin
 import apache_beam as beam
 import pytest
 
-from tests.conftest import MemoryState, Reply, ScriptedServer
-from transforms.feeds import FEED_ERRORS, _PollFeedFn, declares_entities, parse_feed
+from tests.conftest import MemoryState, MemoryTimer, Reply, ScriptedServer
+from transforms.feeds import FEED_ERRORS, PollSettings, _PollFeedFn, declares_entities, parse_feed
 from transforms.http import HttpSettings
 from transforms.records import Failure, FeedEntry, FeedSpec
 from transforms.urls import InvalidUrl, normalize_url
@@ -177,10 +177,12 @@ SPEC = FeedSpec("https://feeds.example.org/feed", "Example")
 
 def _poll(server: ScriptedServer, path: str) -> tuple[list[FeedEntry], list[Failure]]:
     spec = FeedSpec(server.url(path), "X")
-    fn = _PollFeedFn(HttpSettings(allow_private_addresses=True, timeout_s=2, retries=0), 86400, 1000)
+    fn = _PollFeedFn(
+        HttpSettings(allow_private_addresses=True, timeout_s=2, retries=0), PollSettings(), 86400, 1000
+    )
     fn.setup()
     try:
-        outputs = list(fn.process((spec.url, spec), state=MemoryState()))
+        outputs = list(fn.process((spec.url, spec), state=MemoryState(), idle=MemoryTimer()))
     finally:
         fn.teardown()
     entries = [out.value for out in outputs if isinstance(out, beam.window.TimestampedValue)]
