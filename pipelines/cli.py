@@ -154,6 +154,7 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
 
     from pipelines.config import ConfigError, ConfigFeeds, load_config
     from pipelines.ingest import RunPlan, build_pipeline
+    from pipelines.progress import ProgressReporter, live_counters
     from pipelines.summary import Summary, read_counters
 
     try:
@@ -204,8 +205,15 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
     output = config.output if "://" in config.output else str(Path(config.output).resolve())
     result = None
     try:
+        if not any(arg.startswith("--runner=FnApiRunner") for arg in beam_args):
+            print("newsbeam: starting the job…", file=sys.stderr)
         result = pipeline.run()
-        result.wait_until_finish()
+        read = live_counters(result)
+        if read is None:
+            result.wait_until_finish()
+        else:
+            with ProgressReporter(read):
+                result.wait_until_finish()
     except KeyboardInterrupt:
         # Files are renamed into place only when complete, so what is there is usable.
         print(f"\nnewsbeam: stopped; the complete files written so far are in {output}", file=sys.stderr)

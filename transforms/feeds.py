@@ -354,7 +354,9 @@ class _PollFeedFn(beam.DoFn):
     """
 
     STATE = ReadModifyWriteStateSpec("feed", PickleCoder())
-    IDLE = TimerSpec("idle", TimeDomain.REAL_TIME)
+    # Event time (the ticks' timestamps): a processing-time timer a month ahead would keep a
+    # bounded run from ending on runners that wait for pending timers (Prism does).
+    IDLE = TimerSpec("idle", TimeDomain.WATERMARK)
 
     def __init__(self, settings: HttpSettings, poll: PollSettings, seen_ttl_s: float, max_seen: int) -> None:
         self._settings = settings
@@ -380,6 +382,7 @@ class _PollFeedFn(beam.DoFn):
         element: tuple[str, FeedSpec],
         state: Any = beam.DoFn.StateParam(STATE),
         idle: Any = beam.DoFn.TimerParam(IDLE),
+        tick_time: Any = beam.DoFn.TimestampParam,
     ) -> Iterator[Any]:
         _, spec = element
         current: _FeedState = state.read() or _FeedState()
@@ -389,7 +392,7 @@ class _PollFeedFn(beam.DoFn):
         if current.last_poll is not None and now - current.last_poll < interval * 0.9:
             return
         current.last_poll = now
-        idle.set(now + self._seen_ttl_s)
+        idle.set(float(tick_time) + self._seen_ttl_s)
         new = failed = False
         try:
             for output in self._poll_once(spec, current, now):

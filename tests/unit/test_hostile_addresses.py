@@ -163,7 +163,7 @@ def test_feed_on_the_metadata_address_is_a_feed_failure() -> None:
     spec = FeedSpec("http://169.254.169.254/latest/meta-data/feed.xml", "X")
     fn = _PollFeedFn(DEFAULT, PollSettings(), 86400, 100)
     fn.setup()
-    outputs = list(fn.process((spec.url, spec), state=MemoryState(), idle=MemoryTimer()))
+    outputs = list(fn.process((spec.url, spec), state=MemoryState(), idle=MemoryTimer(), tick_time=0.0))
     fn.teardown()
     assert [(type(o), o.value.stage, o.value.error_type) for o in outputs] == [
         (beam.pvalue.TaggedOutput, "feed", "blocked_address")

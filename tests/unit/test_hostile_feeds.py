@@ -182,7 +182,7 @@ def _poll(server: ScriptedServer, path: str) -> tuple[list[FeedEntry], list[Fail
     )
     fn.setup()
     try:
-        outputs = list(fn.process((spec.url, spec), state=MemoryState(), idle=MemoryTimer()))
+        outputs = list(fn.process((spec.url, spec), state=MemoryState(), idle=MemoryTimer(), tick_time=0.0))
     finally:
         fn.teardown()
     entries = [out.value for out in outputs if isinstance(out, beam.window.TimestampedValue)]

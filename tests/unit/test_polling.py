@@ -51,7 +51,7 @@ def test_each_feed_adapts_its_own_interval(
     state, idle = MemoryState(), MemoryTimer()
 
     def poll() -> list[object]:
-        return list(fn.process((spec.url, spec), state=state, idle=idle))
+        return list(fn.process((spec.url, spec), state=state, idle=idle, tick_time=clock[0]))
 
     http_server.routes["/feed.xml"] = Reply(
         200, rss("https://ex.org/1"), {"Content-Type": "application/rss+xml"}
