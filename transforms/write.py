@@ -61,7 +61,7 @@ def write_batch(output: str, table: str, day: str, rows: Iterable[dict[str, Any]
     ordered = sort_rows(table, rows)
     directory = partition_dir(output, table, day)
     final = FileSystems.join(directory, batch_name(table, ordered))
-    temporary = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}.parquet")
+    temporary = FileSystems.join(directory, f".tmp-{uuid.uuid4().hex}.parquet.partial")  # not *.parquet
     with FileSystems.create(temporary) as handle:  # creates missing directories
         pq.write_table(to_table(table, ordered), handle, compression="zstd")
     FileSystems.rename([temporary], [final])
