@@ -8,6 +8,7 @@ import os
 import shutil
 import sys
 import time
+from datetime import date
 from pathlib import Path
 
 DEFAULT_CONFIG = "config/local.yaml"
@@ -144,7 +145,143 @@ def build_parser() -> argparse.ArgumentParser:
     query.add_argument("sql", help='e.g. "SELECT publisher, count(*) FROM articles GROUP BY 1"')
     query.add_argument("--output", default="data", help="output directory to query (default: data)")
     query.add_argument("--max-rows", type=int, default=50, help="rows to print at most (default: 50)")
+    _add_view_commands(commands)
     return parser
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {text}")
+    return value
+
+
+SHORTCUTS = ("stories", "entities", "failures")
+
+
+def _add_view_commands(commands: argparse._SubParsersAction) -> None:
+    """The shortcuts over the output (SQL in pipelines/sql/), the report page, compaction."""
+    output_help = "output directory to read (default: data)"
+    stories = commands.add_parser(
+        "stories",
+        help="stories with the widest coverage: outlets, article counts, headline",
+        description="Stories (articles sharing story_id; an article without one is its own story) "
+        "with their outlets, article counts and the title of the canonical article (the earliest "
+        "seen). SQL: pipelines/sql/stories.sql.",
+    )
+    entities = commands.add_parser(
+        "entities",
+        help="the most mentioned named entities (grouped on their key)",
+        description="Named entities by mentions, grouped on the entity key (case and spacing "
+        "folded). SQL: pipelines/sql/entities.sql.",
+    )
+    failures = commands.add_parser(
+        "failures",
+        help="failures by stage and error type",
+        description="Dead-letter rows counted by stage and error type, with the latest message. "
+        "SQL: pipelines/sql/failures.sql.",
+    )
+    for command in (stories, entities, failures):
+        command.add_argument("--output", default="data", help=output_help)
+        command.add_argument(
+            "--date", type=_iso_date, metavar="YYYY-MM-DD", help="only this date partition (UTC)"
+        )
+    for command in (stories, entities):
+        command.add_argument("--top", type=_positive_int, default=20, metavar="N", help="rows (default: 20)")
+    entities.add_argument("--label", metavar="LABEL", help="only this spaCy label: PERSON, ORG, GPE, ...")
+
+    report = commands.add_parser(
+        "report",
+        help="write a self-contained HTML report page (charts, top stories, entities, failures)",
+        description="Write one static HTML file with everything inlined (no server, no network): "
+        "articles per day and outlet, top stories with their coverage across outlets, top "
+        "entities over time, failures by reason.",
+    )
+    report.add_argument("--output", default="data", help=output_help)
+    report.add_argument(
+        "--to", default="report.html", metavar="FILE", help="HTML file (default: report.html)"
+    )
+    report.add_argument("--top", type=_positive_int, default=10, metavar="N", help="stories (default: 10)")
+
+    compact = commands.add_parser(
+        "compact",
+        help="merge each partition's small Parquet files into few large ones, atomically",
+        description="Merge the Parquet files of a date partition into few large ones. The "
+        "partition directory is swapped in one rename, so a reader sees the old files or the "
+        "new ones; row counts are checked before the swap. See the README for the guarantee.",
+    )
+    compact.add_argument("--output", default="data", help="output directory (local; default: data)")
+    compact.add_argument("--date", type=_iso_date, metavar="YYYY-MM-DD", help="only this partition")
+    compact.add_argument("--table", choices=("articles", "failures"), help="only this table (default: both)")
+    compact.add_argument(
+        "--min-age",
+        type=float,
+        default=300.0,
+        metavar="SECONDS",
+        help="skip partitions with a file newer than this, which a running job may still be "
+        "writing (default: 300; 0 compacts everything)",
+    )
+    compact.add_argument(
+        "--max-rows",
+        type=_positive_int,
+        default=1_000_000,
+        metavar="N",
+        help="rows per merged file at most (default: 1000000)",
+    )
+
+
+def _shortcut(args: argparse.Namespace) -> int:
+    from pipelines.shortcuts import shortcut
+
+    status, text = shortcut(
+        args.output,
+        args.command,
+        day=args.date,
+        top=getattr(args, "top", None),
+        label=getattr(args, "label", None),
+    )
+    print(f"newsbeam {args.command}: {text}" if status else text, file=sys.stderr if status else sys.stdout)
+    return status
+
+
+def _report(args: argparse.Namespace) -> int:
+    from pipelines.report import NoData, write_report
+
+    try:
+        path = write_report(args.output, args.to, top_stories=args.top)
+    except NoData as err:
+        print(f"newsbeam report: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {path}")
+    return 0
+
+
+def _compact(args: argparse.Namespace) -> int:
+    from pipelines.compact import CompactionError, compact_output
+
+    try:
+        results = compact_output(
+            args.output,
+            day=args.date,
+            tables=(args.table,) if args.table else ("articles", "failures"),
+            min_age_s=args.min_age,
+            max_rows=args.max_rows,
+        )
+    except (CompactionError, OSError) as err:
+        print(f"newsbeam compact: {err}", file=sys.stderr)
+        return 1
+    if not results:
+        print(f"newsbeam compact: no partitions to compact in {args.output}")
+    for result in results:
+        print(result.describe())
+    return 0
 
 
 def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | None = None) -> int:
@@ -287,6 +424,10 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return _query(args)
+    if args.command in (*SHORTCUTS, "report", "compact"):
+        if extra:
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
+        return {"report": _report, "compact": _compact}.get(args.command, _shortcut)(args)
     unknown = [arg for arg in extra if not arg.startswith("--")]
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
