@@ -319,7 +319,12 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
         base_url = feeds_base_url or getattr(args, "feeds_base_url", None)
         reload_feeds = ConfigFeeds(str(Path(args.config).resolve()), base_url)
     plan = RunPlan(
-        output=config.output, input_jsonl=input_jsonl, duration_s=duration_s, reload_feeds=reload_feeds
+        output=config.output,
+        input_jsonl=input_jsonl,
+        duration_s=duration_s,
+        reload_feeds=reload_feeds,
+        timers_fire_early=not any(arg.startswith("--runner") for arg in beam_args)
+        or f"--runner={DEFAULT_RUNNER}" in beam_args,
     )
     if not any(arg.startswith("--runner") for arg in beam_args):
         if duration_s is not None and math.isinf(duration_s):

@@ -21,6 +21,7 @@ from transforms.feeds import PollSettings
 from transforms.fetch import FetchSettings
 from transforms.http import HttpSettings
 from transforms.language import LanguageSettings
+from transforms.neardup import NearDupSettings
 from transforms.records import FeedSpec, language_code
 
 
@@ -108,6 +109,8 @@ class PollingConfig(_Strict):
 
 class DedupConfig(_Strict):
     url_ttl_days: float = Field(default=30.0, gt=0)
+    near_duplicates: bool = Field(default=True, description="mark syndicated copies (duplicate_of)")
+    near_ttl_days: float = Field(default=7.0, gt=0, description="how long an article is matched against")
 
 
 class ExtractConfig(_Strict):
@@ -198,6 +201,10 @@ class JobConfig(_Strict):
         http["allowed_hosts"] = tuple(host.lower().rstrip(".") for host in self.http.allowed_hosts)
         http["allowed_networks"] = tuple(self.http.allowed_networks)
         return HttpSettings(**http)
+
+    def near_dup_settings(self, timers_fire_early: bool = False) -> NearDupSettings:
+        """``timers_fire_early``: the local FnApiRunner, whose timers must not free state."""
+        return NearDupSettings(ttl_s=self.dedup.near_ttl_days * 86400, free_idle_keys=not timers_fire_early)
 
     def poll_settings(self) -> PollSettings:
         return PollSettings(self.polling.min_interval_s, self.polling.max_interval_s)

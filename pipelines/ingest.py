@@ -1,5 +1,5 @@
-"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → language →
-entities → Parquet.
+"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → near-duplicates
+→ language → entities → Parquet.
 
 Only wiring lives here; every stage is a composite transform in ``transforms/``.
 """
@@ -19,6 +19,7 @@ from transforms.feeds import FeedList, PollFeeds
 from transforms.fetch import FetchPages
 from transforms.language import IdentifyLanguage
 from transforms.metrics import CountFailures
+from transforms.neardup import MarkNearDuplicates
 from transforms.records import Article, FeedEntry, FetchedPage, PreExtracted
 from transforms.write import WriteParquetPartitions
 
@@ -33,6 +34,7 @@ class RunPlan:
     input_jsonl: str | None = None
     duration_s: float | None = None  # None: poll every feed once; math.inf: until stopped
     reload_feeds: FeedList | None = None  # re-read the feed list on each tick (streaming)
+    timers_fire_early: bool = False  # the local FnApiRunner: timers must not free state
 
 
 def _entry_url(entry: FeedEntry) -> str:
@@ -74,6 +76,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
     articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
         _canonical_url, ttl_s, "canonical"
     )
+    if config.dedup.near_duplicates:
+        articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(
+            config.near_dup_settings(plan.timers_fire_early)
+        )
     articles = articles | "Identify language" >> IdentifyLanguage(config.language_settings())
     if config.entities.enabled:
         tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())

@@ -88,6 +88,8 @@ class Summary:
             f"entry {g('invalid_entries') + g('backfill_invalid_lines')}, fetch {g('fetch_failures')}, "
             f"extract {g('extract_failures')}, entities {g('entity_failures')})",
             f"  failure reasons     {reasons or 'none'}",
+            f"  near-duplicates     {g('near_duplicates') + g('exact_duplicates'):>7}   (marked duplicate_of, "
+            f"still written: exact copies {g('exact_duplicates')})",
             f"  languages           {self.languages or 'none detected'}",
             f"  entities            {g('entities_tagged'):>7} articles tagged   (no model for the "
             f"language {g('entities_no_model')}, text capped {g('entities_text_capped')})",

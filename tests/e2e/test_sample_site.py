@@ -175,6 +175,24 @@ def test_north_korea_versions_are_both_articles(run: dict[str, Any]) -> None:
     assert all("Shoigu" in text for _, _, text in rows)
 
 
+def test_wire_copies_point_to_one_canonical_and_nothing_else_is_a_near_duplicate(run: dict[str, Any]) -> None:
+    db = run["db"]
+    marked = 0
+    for name, group in MANIFEST["wire_groups"].items():
+        urls = [run["base"] + copy["path"] for copy in group["copies"]]
+        rows = db.sql(
+            "SELECT article_id, duplicate_of FROM articles WHERE canonical_url IN (SELECT unnest(?))",
+            params=[urls],
+        ).fetchall()
+        assert len(rows) == len(urls), name
+        canonical = [article_id for article_id, duplicate_of in rows if duplicate_of is None]
+        assert len(canonical) == 1, name
+        assert all(dup in (None, canonical[0]) for _, dup in rows), name
+        marked += len(rows) - 1
+    total = db.sql("SELECT count(*) FROM articles WHERE duplicate_of IS NOT NULL").fetchall()[0][0]
+    assert total == marked  # no false positive anywhere else in the corpus
+
+
 def test_every_article_has_a_language_and_entities(run: dict[str, Any]) -> None:
     untagged = (
         run["db"].sql("SELECT count(*) FROM articles WHERE language IS NULL OR entities IS NULL").fetchall()
