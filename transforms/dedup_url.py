@@ -17,6 +17,7 @@ from apache_beam.transforms.userstate import ReadModifyWriteStateSpec, TimerSpec
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms import metrics
+from transforms.worker import fast_state_sizing
 
 T = TypeVar("T")
 
@@ -36,6 +37,7 @@ class _FirstPerKeyFn(beam.DoFn):
         self._lateness_s = allowed_lateness_s
 
     def setup(self) -> None:
+        fast_state_sizing()  # see transforms/worker.py
         self._dropped = metrics.counter(f"duplicates_{self._reason}")
 
     def process(

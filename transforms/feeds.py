@@ -36,6 +36,7 @@ from transforms import metrics
 from transforms.http import HttpError, HttpSettings, get_with_retries, new_session
 from transforms.records import Failure, FeedEntry, FeedSpec, language_code
 from transforms.urls import InvalidUrl, normalize_url
+from transforms.worker import fast_state_sizing
 
 FAILURES = "failures"
 STAGE = "feed"
@@ -365,6 +366,7 @@ class _PollFeedFn(beam.DoFn):
         self._max_seen = max_seen
 
     def setup(self) -> None:
+        fast_state_sizing()  # see transforms/worker.py
         self._session = new_session(self._settings)
         self._polled = metrics.counter("feeds_polled")
         self._not_modified = metrics.counter("feeds_not_modified")

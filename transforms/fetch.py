@@ -24,6 +24,7 @@ from transforms import metrics
 from transforms.http import HttpError, HttpSettings, get_with_retries, http_get, new_session
 from transforms.records import Failure, FeedEntry, FetchedPage
 from transforms.urls import host_of
+from transforms.worker import fast_state_sizing
 
 FAILURES = "failures"
 STAGE = "fetch"
@@ -83,6 +84,7 @@ class _FetchFn(beam.DoFn):
         self._clock = clock
 
     def setup(self) -> None:
+        fast_state_sizing()  # see transforms/worker.py
         self._session = new_session(self._settings.http)
         self._robots_http = dataclasses.replace(self._settings.http, allowed_content_types=())
         self._fetched = metrics.counter("fetched")

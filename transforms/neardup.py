@@ -94,6 +94,7 @@ from apache_beam.utils.timestamp import Timestamp
 
 from transforms import metrics
 from transforms.records import Article
+from transforms.worker import fast_state_sizing
 
 DAY_S = 86400.0
 EXACT_PREFIX = "x:"
@@ -540,6 +541,7 @@ class _CompareInBandFn(beam.DoFn):
         self._settings = settings
 
     def setup(self) -> None:
+        fast_state_sizing()  # see transforms/worker.py
         self._late = metrics.counter("neardup_late")
 
     def process(
@@ -615,6 +617,7 @@ class _GatherFn(beam.DoFn):
         self._settings = settings
 
     def setup(self) -> None:
+        fast_state_sizing()  # see transforms/worker.py
         self._near = metrics.counter("near_duplicates")
         self._exact = metrics.counter("exact_duplicates")
         self._canonical = metrics.counter("neardup_canonical")
