@@ -9,7 +9,7 @@ PRISM  := $(CACHE)/prism-$(BEAM_VERSION)/prism
 
 install: $(STAMP)  ## the virtualenv with the package, its pinned dependencies and the NER model
 
-.PHONY: install prism demo test test-slow test-all lint typecheck check samples clean
+.PHONY: install prism demo test test-slow test-all test-runners runners lint typecheck check samples clean
 
 $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -28,6 +28,13 @@ demo: $(STAMP)  ## serve the sample site, ingest it once, print the summary and 
 
 test: $(STAMP)  ## fast tests: unit, pipeline, streaming and the end-to-end run
 	$(BIN)/python -m pytest -m "not runners and not benchmark" -q
+
+runners: $(STAMP)  ## fetch/build Prism and (if it can be had) the Flink jar, then the runner tests
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[gcp]'
+	scripts/fetch-runners
+	$(BIN)/python -m pytest -m runners tests/runners -q
+
+test-runners: runners
 
 test-all: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -98,6 +98,7 @@ from transforms.worker import fast_state_sizing
 
 DAY_S = 86400.0
 EXACT_PREFIX = "x:"
+RETRY_S = 5.0  # how often a gather whose safety net fired too early looks again
 _WORD = re.compile(r"\w+")
 _MAX_HASH = np.uint64(0xFFFFFFFF)
 _COMBINE = np.uint64(0x9E3779B97F4A7C15)  # odd: 2**64 / golden ratio
@@ -612,6 +613,10 @@ class _GatherFn(beam.DoFn):
 
     ITEMS = BagStateSpec("items", PickleCoder())
     SAFETY = TimerSpec("safety", TimeDomain.WATERMARK)
+    # Re-checks of a safety net that fired too early, in processing time: re-arming the
+    # event-time timer at the time it fired makes it fire again at once, a busy loop that kept
+    # Prism from ever finishing a run.
+    RETRY = TimerSpec("retry", TimeDomain.REAL_TIME)
 
     def __init__(self, settings: NearDupSettings) -> None:
         self._settings = settings
@@ -639,6 +644,7 @@ class _GatherFn(beam.DoFn):
         timestamp: Any = beam.DoFn.TimestampParam,
         items: Any = beam.DoFn.StateParam(ITEMS),
         safety: Any = beam.DoFn.TimerParam(SAFETY),
+        retry: Any = beam.DoFn.TimerParam(RETRY),
     ) -> Iterator[Any]:
         kind, payload = element[1]
         held = list(items.read())
@@ -652,6 +658,7 @@ class _GatherFn(beam.DoFn):
         if gathered.article is not None and gathered.parts >= gathered.expected:
             items.clear()
             safety.clear()
+            retry.clear()
             yield from self._emit(gathered.article, gathered.best)
             return
         items.add((kind, payload))
@@ -659,16 +666,27 @@ class _GatherFn(beam.DoFn):
     @on_timer(SAFETY)
     def safety_net(
         self,
-        fired_at: Any = beam.DoFn.TimestampParam,
         items: Any = beam.DoFn.StateParam(ITEMS),
-        safety: Any = beam.DoFn.TimerParam(SAFETY),
+        retry: Any = beam.DoFn.TimerParam(RETRY),
     ) -> Iterator[Any]:
+        yield from self._give_up_or_retry(items, retry)
+
+    @on_timer(RETRY)
+    def retry_safety_net(
+        self,
+        items: Any = beam.DoFn.StateParam(ITEMS),
+        retry: Any = beam.DoFn.TimerParam(RETRY),
+    ) -> Iterator[Any]:
+        yield from self._give_up_or_retry(items, retry)
+
+    def _give_up_or_retry(self, items: Any, retry: Any) -> Iterator[Any]:
         held = list(items.read())
         if not held:
             return
         gathered = gathered_parts(held)
         if time.time() - gathered.started < self._settings.gather_timeout_s:
-            safety.set(fired_at)  # a runner firing event-time timers early: not yet (module doc)
+            # A runner firing event-time timers early, or parts still in flight: look again soon.
+            retry.set(Timestamp.of(time.time() + RETRY_S))
             return
         items.clear()
         if gathered.article is None:

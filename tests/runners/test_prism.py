@@ -1,0 +1,86 @@
+"""The pipeline on Prism, Beam's Go runner (what ``DirectRunner`` uses on a machine with internet).
+
+Runs ``newsbeam run --runner=PrismRunner --prism_location=BINARY``: the Python SDK starts the
+Prism binary as a job server on a free port, submits the portable pipeline and Prism starts
+Python SDK workers in LOOPBACK mode (inside the submitting process). Nothing is downloaded:
+without ``--prism_location`` the SDK would fetch Prism from GitHub releases; here it is built
+from source by ``scripts/fetch-runners`` (``go install .../cmd/prism@v<beam version>``) and
+cached under ``~/.cache/newsbeam/prism-<beam version>/``.
+
+Unlike the FnApiRunner, Prism runs the graph as a streaming job with real watermarks and
+processing-time timers, so the ``--duration`` run below is the pipeline's streaming behaviour
+on an engine that executes it as such.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipelines.cli import find_prism
+from samples.server import Replay, SampleSite
+from tests.runners.support import (
+    ACCOUNTED,
+    CONFIG,
+    article_urls,
+    assert_bounded_run_matches_manifest,
+    newsbeam_run,
+    once_args,
+)
+
+pytestmark = pytest.mark.runners
+
+
+@pytest.fixture(scope="module")
+def prism() -> Path:
+    binary = find_prism()
+    if binary is None:
+        pytest.skip(
+            "no Prism binary: run `make prism` or scripts/fetch-runners (needs go), or set NEWSBEAM_PRISM"
+        )
+    return binary
+
+
+def test_bounded_run_on_prism_matches_the_manifest(
+    prism: Path, sample_site: SampleSite, tmp_path: Path
+) -> None:
+    run = newsbeam_run(
+        once_args(sample_site.base_url, "--runner=PrismRunner", f"--prism_location={prism}"),
+        tmp_path / "out",
+    )
+    assert_bounded_run_matches_manifest(run, sample_site.base_url)
+    assert str(prism) in run.log, "Prism was not started"
+
+
+def test_streaming_run_on_prism_keeps_polling(prism: Path, tmp_path: Path) -> None:
+    config = tmp_path / "stream.yaml"
+    # Poll every 1-2 s (local.yaml keeps the production floor of 60 s) and flush files quickly.
+    text = CONFIG.read_text().replace("language: en}", "language: en, poll_interval_s: 1}")
+    text = text.replace("max_buffering_s: 30", "max_buffering_s: 2")
+    config.write_text(text + "\npolling: {min_interval_s: 1, max_interval_s: 2}\n")
+    with SampleSite(replay=Replay(initial=1, every_s=1.0)) as site:
+        feeds = len(site.feed_paths)
+        run = newsbeam_run(
+            [
+                "--config",
+                str(config),
+                "--duration",
+                "15",
+                "--feeds-base-url",
+                site.base_url,
+                "--runner=PrismRunner",
+                f"--prism_location={prism}",
+            ],
+            tmp_path / "out",
+            timeout_s=180,  # about 40 s when the job ends on time
+        )
+    polled = run.count("feeds polled")
+    assert polled > feeds, f"each feed should be polled more than once:\n{run.summary}"
+    urls = article_urls(run.db())
+    assert len(urls) == len(set(urls)), "an article was written twice"
+    # Replay released one item per feed at start; the rest arrived while the job was running.
+    assert len(urls) > feeds, f"only {len(urls)} articles for {feeds} feeds:\n{run.summary}"
+    assert run.count("rows written") == len(urls)
+    assert ACCOUNTED in run.summary
+    assert str(prism) in run.log, "Prism was not started"
