@@ -492,6 +492,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ablations", action="store_true", help="also without penalties / time term")
     parser.add_argument("--json", type=Path, help="write all figures here")
     parser.add_argument(
+        "--linkage",
+        choices=["max", "top2", "both"],
+        default="max",
+        help="linkages searched: max = best member (what the AssignStories stage does; default)",
+    )
+    parser.add_argument(
         "--hn-limit",
         type=float,
         default=HN_LIMIT,
@@ -526,13 +532,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
 
     full = FULL if args.schedule != "uniform" else NO_TIME  # label-blind times: nothing to learn
+    if args.linkage != "both":
+        full = replace(full, linkages=(args.linkage,))
     grids: dict[str, Grid] = {"newsbeam (all signals)": full}
     if args.ablations:
         grids["  without conflict/number/date penalties"] = replace(
-            NO_PENALTY, time_weights=full.time_weights
+            NO_PENALTY, time_weights=full.time_weights, linkages=full.linkages
         )
         if args.schedule != "uniform":
-            grids["  without time term"] = NO_TIME
+            grids["  without time term"] = replace(NO_TIME, linkages=full.linkages)
     if args.baselines:
         grids.update(BASELINES)
     report["held_out"] = {}

@@ -28,6 +28,17 @@ DEFAULT_RUNNER = "FnApiRunner"
 PRISM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsbeam"
 
 
+def _local_runner(beam_args: list[str]) -> bool:
+    """No --runner (the default FnApiRunner, or Prism for --follow), or a local one named."""
+    runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
+    return not runners or runners[-1] in (
+        "FnApiRunner",
+        "PrismRunner",
+        "DirectRunner",
+        "BundleBasedDirectRunner",
+    )
+
+
 def find_prism() -> Path | None:
     """A Prism binary: $NEWSBEAM_PRISM, else the one `make prism` built for this Beam version."""
     from apache_beam.version import __version__ as beam_version
@@ -325,7 +336,14 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
         reload_feeds=reload_feeds,
         timers_fire_early=not any(arg.startswith("--runner") for arg in beam_args)
         or f"--runner={DEFAULT_RUNNER}" in beam_args,
+        local_streaming=duration_s is not None and _local_runner(beam_args),
     )
+    if plan.local_streaming and (config.dedup.near_duplicates or config.stories.enabled):
+        print(
+            "newsbeam: note: near-duplicate and story detection are off in streaming runs on a "
+            "local runner (see README, Known issues); bounded runs and cluster runners have them",
+            file=sys.stderr,
+        )
     if not any(arg.startswith("--runner") for arg in beam_args):
         if duration_s is not None and math.isinf(duration_s):
             prism = find_prism()

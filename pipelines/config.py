@@ -23,6 +23,7 @@ from transforms.http import HttpSettings
 from transforms.language import LanguageSettings
 from transforms.neardup import NearDupSettings
 from transforms.records import FeedSpec, language_code
+from transforms.stories import StorySettings
 
 
 class ConfigError(ValueError):
@@ -146,6 +147,36 @@ class EntitiesConfig(_Strict):
         return models
 
 
+_STORY = StorySettings()
+
+
+class StoriesConfig(_Strict):
+    """Story assignment (``AssignStories``); defaults are ``transforms.stories.StorySettings``'s."""
+
+    enabled: bool = True
+    threshold: float = Field(default=_STORY.threshold, ge=0, le=1, description="similarity to join a story")
+    text_weight: float = Field(default=_STORY.text_weight, ge=0)
+    entity_weight: float = Field(default=_STORY.entity_weight, ge=0)
+    time_weight: float = Field(default=_STORY.time_weight, ge=0)
+    conflict_weight: float = Field(default=_STORY.conflict_weight, ge=0)
+    number_weight: float = Field(default=_STORY.number_weight, ge=0)
+    date_weight: float = Field(default=_STORY.date_weight, ge=0)
+    time_scale_hours: float = Field(default=_STORY.time_scale_hours, gt=0)
+    window_hours: float = Field(
+        default=_STORY.window_hours, gt=0, description="how far back a story is joined"
+    )
+    allowed_lateness_hours: float = Field(default=_STORY.allowed_lateness_hours, ge=0)
+    blocking_terms: int = Field(default=_STORY.blocking_terms, ge=0)
+    blocking_entities: int = Field(default=_STORY.blocking_entities, ge=0)
+    free_idle_keys: bool = Field(
+        default=_STORY.free_idle_keys, description="false for streaming on the FnApiRunner (early timers)"
+    )
+    gather_timeout_s: float = Field(default=_STORY.gather_timeout_s, ge=0)
+    resolve_rounds: int = Field(
+        default=_STORY.resolve_rounds, ge=0, le=12, description="pointer-jumping rounds: chains of 2**n links"
+    )
+
+
 class WriteConfig(_Strict):
     batch_size: int = Field(default=1000, ge=1)
     max_buffering_s: float = Field(default=60.0, gt=0)
@@ -163,6 +194,7 @@ class JobConfig(_Strict):
     extract: ExtractConfig = ExtractConfig()
     language: LanguageConfig = LanguageConfig()
     entities: EntitiesConfig = EntitiesConfig()
+    stories: StoriesConfig = StoriesConfig()
     write: WriteConfig = WriteConfig()
 
     @field_validator("feeds_base_url")
@@ -225,6 +257,9 @@ class JobConfig(_Strict):
             max_chars=self.entities.max_chars,
             batch_size=self.entities.batch_size,
         )
+
+    def story_settings(self) -> StorySettings:
+        return StorySettings(**self.stories.model_dump(exclude={"enabled"}))
 
 
 Location = tuple[str | int, ...]

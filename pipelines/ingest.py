@@ -1,5 +1,5 @@
 """The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → near-duplicates
-→ language → entities → Parquet.
+→ language → entities → stories → Parquet.
 
 Only wiring lives here; every stage is a composite transform in ``transforms/``.
 """
@@ -21,6 +21,7 @@ from transforms.language import IdentifyLanguage
 from transforms.metrics import CountFailures
 from transforms.neardup import MarkNearDuplicates
 from transforms.records import Article, FeedEntry, FetchedPage, PreExtracted
+from transforms.stories import AssignStories
 from transforms.write import WriteParquetPartitions
 
 DAY_S = 86400.0
@@ -35,6 +36,9 @@ class RunPlan:
     duration_s: float | None = None  # None: poll every feed once; math.inf: until stopped
     reload_feeds: FeedList | None = None  # re-read the feed list on each tick (streaming)
     timers_fire_early: bool = False  # the local FnApiRunner: timers must not free state
+    # A streaming run on a local runner (Prism, FnApiRunner): the near-duplicate and story
+    # stages are left out, since their per-article gathers stall there (README, Known issues).
+    local_streaming: bool = False
 
 
 def _entry_url(entry: FeedEntry) -> str:
@@ -76,7 +80,7 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
     articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
         _canonical_url, ttl_s, "canonical"
     )
-    if config.dedup.near_duplicates:
+    if config.dedup.near_duplicates and not plan.local_streaming:
         articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(
             config.near_dup_settings(plan.timers_fire_early)
         )
@@ -85,6 +89,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
         tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())
         failures.append(tagged.failures)
         articles = tagged.articles
+    if config.stories.enabled and not plan.local_streaming:
+        articles = articles | "Assign stories" >> AssignStories(config.story_settings())
     counted = (
         failures
         | "Merge failures" >> beam.Flatten()

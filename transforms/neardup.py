@@ -586,7 +586,11 @@ class _CompareInBandFn(beam.DoFn):
             wake.set(Timestamp.of(min(waiting)))
         elif done.slots and s.free_idle_keys:
             newest = max(slot.entry.ts for slot in done.slots)
-            wake.set(Timestamp.of(newest + s.ttl_s + s.allowed_lateness_s))
+            idle_at = Timestamp.of(newest + s.ttl_s + s.allowed_lateness_s)
+            if idle_at > fired_at:
+                wake.set(idle_at)
+            else:  # expired at microsecond precision: re-arming here would fire again at once
+                slots.clear()
 
     @on_timer(FLUSH)
     def flush(

@@ -175,6 +175,19 @@ def test_north_korea_versions_are_both_articles(run: dict[str, Any]) -> None:
     assert all("Shoigu" in text for _, _, text in rows)
 
 
+def test_north_korea_versions_share_a_story_and_nothing_unrelated_joins_it(run: dict[str, Any]) -> None:
+    urls = [run["base"] + p for p in MANIFEST["stories"]["north-korea-kursk"]]
+    stories = {
+        story
+        for (story,) in run["db"]
+        .sql("SELECT story_id FROM articles WHERE canonical_url IN (SELECT unnest(?))", params=[urls])
+        .fetchall()
+    }
+    assert len(stories) == 1 and None not in stories
+    members = run["db"].sql("SELECT canonical_url FROM articles WHERE story_id = ?", params=[stories.pop()])
+    assert sorted(url for (url,) in members.fetchall()) == sorted(urls)
+
+
 def test_wire_copies_point_to_one_canonical_and_nothing_else_is_a_near_duplicate(run: dict[str, Any]) -> None:
     db = run["db"]
     marked = 0
