@@ -10,6 +10,10 @@ import sys
 import time
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from transforms.records import FeedEntry
 
 DEFAULT_CONFIG = "config/local.yaml"
 DEMO_QUERY = """
@@ -199,6 +203,24 @@ def _add_view_commands(commands: argparse._SubParsersAction) -> None:
         description="Dead-letter rows counted by stage and error type, with the latest message. "
         "SQL: pipelines/sql/failures.sql.",
     )
+    failures.add_argument(
+        "action",
+        nargs="?",
+        choices=("list", "replay"),
+        default="list",
+        help="list (default): counts by reason; replay: fetch and process the failed entries "
+        "again, into the same output (other arguments as for `newsbeam run`)",
+    )
+    failures.add_argument(
+        "--stage",
+        action="append",
+        choices=("fetch", "extract"),
+        help="replay: only failures of this stage (repeatable; default: fetch and extract)",
+    )
+    failures.add_argument("--error-type", metavar="TYPE", help="replay: only this error type, e.g. timeout")
+    failures.add_argument(
+        "--config", default=DEFAULT_CONFIG, help=f"replay: the job config (default: {DEFAULT_CONFIG})"
+    )
     for command in (stories, entities, failures):
         command.add_argument("--output", default="data", help=output_help)
         command.add_argument(
@@ -295,7 +317,35 @@ def _compact(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | None = None) -> int:
+def _replay(args: argparse.Namespace, beam_args: list[str]) -> int:
+    from pipelines.config import ConfigError, load_config
+    from pipelines.replay import REPLAYABLE, failed_entries
+
+    try:
+        config = load_config(args.config, output=args.output)
+        try:
+            feeds = config.feed_specs()
+        except ConfigError:
+            feeds = []  # relative feed URLs without a base: publishers fall back to domains
+        entries = failed_entries(
+            config.output, tuple(args.stage or REPLAYABLE), args.error_type, args.date, feeds
+        )
+    except ConfigError as err:
+        print(f"newsbeam: {err}", file=sys.stderr)
+        return 2
+    if not entries:
+        print(f"newsbeam failures replay: no failed entries to replay in {config.output}")
+        return 0
+    print(f"newsbeam failures replay: {len(entries)} failed entries go through the pipeline again")
+    return _run(args, beam_args, replay=tuple(entries))
+
+
+def _run(
+    args: argparse.Namespace,
+    beam_args: list[str],
+    feeds_base_url: str | None = None,
+    replay: tuple[FeedEntry, ...] | None = None,
+) -> int:
     # Imported here so that `newsbeam --help` stays fast.
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
@@ -314,7 +364,7 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
         input_jsonl = getattr(args, "input_jsonl", None)
         if input_jsonl and not Path(input_jsonl).is_file() and "://" not in input_jsonl:
             raise ConfigError(f"--input-jsonl {input_jsonl}: no such file")
-        if not input_jsonl:
+        if not input_jsonl and replay is None:
             if not config.feeds:
                 raise ConfigError(f"{args.config}: no feeds configured")
             config.feed_specs()  # resolves and checks the URLs before anything runs
@@ -323,7 +373,7 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
         return 2
     duration_s = getattr(args, "duration", None)
     follow = getattr(args, "follow", False) or (config.follow and not getattr(args, "once", False))
-    if not input_jsonl and duration_s is None and follow:
+    if not input_jsonl and replay is None and duration_s is None and follow:
         duration_s = math.inf
     reload_feeds = None
     if not input_jsonl and duration_s is not None and config.polling.reload_feeds:
@@ -337,6 +387,7 @@ def _run(args: argparse.Namespace, beam_args: list[str], feeds_base_url: str | N
         timers_fire_early=not any(arg.startswith("--runner") for arg in beam_args)
         or f"--runner={DEFAULT_RUNNER}" in beam_args,
         local_streaming=duration_s is not None and _local_runner(beam_args),
+        replay=replay,
     )
     if plan.local_streaming and (config.dedup.near_duplicates or config.stories.enabled):
         print(
@@ -447,6 +498,8 @@ def main(argv: list[str] | None = None) -> int:
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")
         return _query(args)
+    if args.command == "failures" and args.action == "replay":
+        return _replay(args, extra)
     if args.command in (*SHORTCUTS, "report", "compact"):
         if extra:
             parser.error(f"unrecognized arguments: {' '.join(extra)}")

@@ -15,7 +15,7 @@ from transforms.backfill import ReadBackfill
 from transforms.dedup_url import DropSeenUrls
 from transforms.entities import TagEntities
 from transforms.extract import ExtractArticles
-from transforms.feeds import FeedList, PollFeeds
+from transforms.feeds import FeedList, PollFeeds, ReplayEntries
 from transforms.fetch import FetchPages
 from transforms.language import IdentifyLanguage
 from transforms.metrics import CountFailures
@@ -39,6 +39,7 @@ class RunPlan:
     # A streaming run on a local runner (Prism, FnApiRunner): the near-duplicate and story
     # stages are left out, since their per-article gathers stall there (README, Known issues).
     local_streaming: bool = False
+    replay: tuple[FeedEntry, ...] | None = None  # `newsbeam failures replay`: these entries
 
 
 def _entry_url(entry: FeedEntry) -> str:
@@ -62,16 +63,20 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
         failures.append(backfill.failures)
         pages = backfill.records | "Drop seen URLs" >> DropSeenUrls(_record_url, ttl_s, "url")
     else:
-        polled = pipeline | "Poll feeds" >> PollFeeds(
-            config.feed_specs(),
-            config.http_settings(),
-            duration_s=plan.duration_s,
-            poll=config.poll_settings(),
-            reload=plan.reload_feeds,
-            seen_ttl_s=ttl_s,
-        )
-        failures.append(polled.failures)
-        fresh = polled.entries | "Drop seen URLs" >> DropSeenUrls(_entry_url, ttl_s, "url")
+        if plan.replay is not None:
+            entries = pipeline | "Replay failed entries" >> ReplayEntries(plan.replay)
+        else:
+            polled = pipeline | "Poll feeds" >> PollFeeds(
+                config.feed_specs(),
+                config.http_settings(),
+                duration_s=plan.duration_s,
+                poll=config.poll_settings(),
+                reload=plan.reload_feeds,
+                seen_ttl_s=ttl_s,
+            )
+            failures.append(polled.failures)
+            entries = polled.entries
+        fresh = entries | "Drop seen URLs" >> DropSeenUrls(_entry_url, ttl_s, "url")
         fetched = fresh | "Fetch pages" >> FetchPages(config.fetch_settings())
         failures.append(fetched.failures)
         pages = fetched.pages

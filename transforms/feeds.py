@@ -543,3 +543,29 @@ class PollFeeds(beam.PTransform):
             >> beam.ParDo(_FanOutFn(self._feeds, self._reload)).with_output_types(tuple[str, FeedSpec])
             | "Poll feed" >> beam.ParDo(poll).with_outputs(FAILURES, main="entries")
         )
+
+
+class _ReplayFn(beam.DoFn):
+    def setup(self) -> None:
+        self._entries = metrics.counter("entries")
+        self._replayed = metrics.counter("entries_replayed")
+
+    def process(self, entry: FeedEntry) -> Iterator[TimestampedValue]:
+        self._entries.inc()
+        self._replayed.inc()
+        yield TimestampedValue(entry, entry.first_seen_at.timestamp())
+
+
+class ReplayEntries(beam.PTransform):
+    """Entries given up front (``newsbeam failures replay``), counted and timed like polled ones."""
+
+    def __init__(self, entries: Sequence[FeedEntry]) -> None:
+        super().__init__()
+        self._entries = list(entries)
+
+    def expand(self, pbegin: beam.pvalue.PBegin) -> beam.PCollection:
+        return (
+            pbegin
+            | "Failed entries" >> beam.Create(self._entries)
+            | "Count and time entries" >> beam.ParDo(_ReplayFn())
+        )
