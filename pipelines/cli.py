@@ -386,13 +386,15 @@ def _run(
         reload_feeds=reload_feeds,
         timers_fire_early=not any(arg.startswith("--runner") for arg in beam_args)
         or f"--runner={DEFAULT_RUNNER}" in beam_args,
-        local_streaming=duration_s is not None and _local_runner(beam_args),
+        local_streaming=(duration_s is not None and _local_runner(beam_args))
+        or "--runner=PrismRunner" in beam_args,
         replay=replay,
     )
     if plan.local_streaming and (config.dedup.near_duplicates or config.stories.enabled):
         print(
-            "newsbeam: note: near-duplicate and story detection are off in streaming runs on a "
-            "local runner (see README, Known issues); bounded runs and cluster runners have them",
+            "newsbeam: note: near-duplicate and story detection are off on Prism and in streaming "
+            "runs on a local runner (see README, Known issues); bounded runs on the default "
+            "runner and cluster runners have them",
             file=sys.stderr,
         )
     if not any(arg.startswith("--runner") for arg in beam_args):

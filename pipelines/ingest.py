@@ -36,8 +36,8 @@ class RunPlan:
     duration_s: float | None = None  # None: poll every feed once; math.inf: until stopped
     reload_feeds: FeedList | None = None  # re-read the feed list on each tick (streaming)
     timers_fire_early: bool = False  # the local FnApiRunner: timers must not free state
-    # A streaming run on a local runner (Prism, FnApiRunner): the near-duplicate and story
-    # stages are left out, since their per-article gathers stall there (README, Known issues).
+    # Prism, or a streaming run on a local runner: the near-duplicate and story stages are left
+    # out, since their per-article gathers can stall there (README, Known issues).
     local_streaming: bool = False
     replay: tuple[FeedEntry, ...] | None = None  # `newsbeam failures replay`: these entries
 
