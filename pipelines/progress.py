@@ -11,14 +11,12 @@ from __future__ import annotations
 import sys
 import threading
 import time
-from collections import defaultdict
 from collections.abc import Callable, Mapping
 from typing import Any, TextIO
 
-from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
 
-from transforms.metrics import NAMESPACE
+from pipelines.summary import Summary, counters_of
 
 Counters = Mapping[str, int]
 
@@ -27,9 +25,7 @@ def progress_line(counters: Counters, elapsed_s: float) -> str:
     """One line: what the job has done so far and its article rate."""
     g = counters.get
     written = g("rows_written_articles", 0)
-    failures = sum(
-        g(name, 0) for name in ("feed_failures", "fetch_failures", "extract_failures", "invalid_entries")
-    )
+    failures = Summary(counters).failures
     rate = g("extracted", 0) / elapsed_s if elapsed_s > 0 else 0.0
     return (
         f"{elapsed_s:6.0f} s  feeds polled {g('feeds_polled', 0)}  entries {g('entries', 0)}  "
@@ -48,12 +44,7 @@ def live_counters(result: PipelineResult) -> Callable[[], Counters] | None:
 
     def read() -> Counters:
         response = service.GetJobMetrics(beam_job_api_pb2.GetJobMetricsRequest(job_id=job_id))
-        query = PortableMetrics(response).query(MetricsFilter().with_namespace(NAMESPACE))
-        totals: dict[str, int] = defaultdict(int)
-        for counter in query["counters"]:
-            value = counter.committed if counter.committed is not None else counter.attempted
-            totals[counter.key.metric.name] += int(value or 0)
-        return totals
+        return counters_of(PortableMetrics(response))
 
     return read
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from apache_beam.metrics.metric import MetricsFilter
 from apache_beam.runners.runner import PipelineResult
@@ -14,14 +15,19 @@ from transforms.metrics import FAILURE_PREFIX, NAMESPACE
 ENTRY_FAILURES = ("invalid_entries", "fetch_failures", "extract_failures", "backfill_invalid_lines")
 
 
-def read_counters(result: PipelineResult) -> dict[str, int]:
-    """Every counter of the namespace, summed over steps (committed where the runner has it)."""
+def counters_of(metrics: Any) -> dict[str, int]:
+    """Every counter of the namespace in ``metrics`` (a runner's ``MetricResults``), summed over
+    steps (committed where the runner has it)."""
     totals: dict[str, int] = defaultdict(int)
-    query = result.metrics().query(MetricsFilter().with_namespace(NAMESPACE))
-    for counter in query["counters"]:
+    for counter in metrics.query(MetricsFilter().with_namespace(NAMESPACE))["counters"]:
         value = counter.committed if counter.committed is not None else counter.attempted
         totals[counter.key.metric.name] += int(value or 0)
     return dict(totals)
+
+
+def read_counters(result: PipelineResult) -> dict[str, int]:
+    """The counters of a finished (or cancelled) job."""
+    return counters_of(result.metrics())
 
 
 @dataclass(frozen=True)
