@@ -9,7 +9,7 @@ PRISM  := $(CACHE)/prism-$(BEAM_VERSION)/prism
 
 install: $(STAMP)  ## the virtualenv with the package, its pinned dependencies and the NER model
 
-.PHONY: install prism demo test test-slow test-all test-runners runners lint typecheck check samples clean
+.PHONY: install prism demo test test-slow test-all test-runners runners lint typecheck check samples clean bench-install
 
 $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -47,6 +47,21 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 check: lint typecheck test
+
+PEERS_VENV := .venv-peers
+PEERS_STAMP := $(PEERS_VENV)/.installed
+
+bench-install: $(PEERS_STAMP)  ## peer extractors for the benchmarks, in their own virtualenv (.venv-peers)
+
+# Not into .venv: although no pinned version changes (pip install --dry-run -c constraints.txt),
+# their dependencies add optional accelerators (faust-cchardet, chardet, brotli, zstd) that change
+# how pinned packages in .venv behave (trafilatura/htmldate and requests encoding guesses, urllib3
+# Accept-Encoding). benchmarks/peers.py runs them through benchmarks/peers_worker.py.
+$(PEERS_STAMP): benchmarks/requirements-peers.txt constraints.txt
+	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV) || python3 -m venv $(PEERS_VENV)
+	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(PEERS_VENV)/bin/python -m pip install --quiet -c constraints.txt -r benchmarks/requirements-peers.txt
+	@touch $(PEERS_STAMP)
 
 samples: $(STAMP)  ## rebuild samples/site (needs ../shared)
 	$(BIN)/python -m samples.generate
