@@ -3,17 +3,26 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from trafilatura.utils import load_html
 
 from transforms.extract import (
     ArticleRejected,
     ExtractSettings,
     build_article,
+    choose_text,
+    choose_title,
+    clean_text,
     content_hash,
     date_from_url,
     extract_html,
+    heuristic_page_date,
     is_plausible,
+    is_site_name,
+    page_title,
     parse_datetime,
     resolve_published,
+    strip_site_name,
+    title_overlap,
 )
 from transforms.records import Extracted, FeedEntry
 
@@ -70,6 +79,13 @@ def test_date_from_url() -> None:
     assert date_from_url("https://x.org/news/2025-06-15/a.html") == datetime(2025, 6, 15, tzinfo=UTC)
     assert date_from_url("https://x.org/news/2025/13/45/a.html") is None
     assert date_from_url("https://x.org/news/a.html") is None
+
+
+def test_date_from_url_reads_month_names() -> None:
+    assert date_from_url("https://x.org/world/2019/nov/18/a") == datetime(2019, 11, 18, tzinfo=UTC)
+    assert date_from_url("https://x.org/stories/2019/Nov/9/a") == datetime(2019, 11, 9, tzinfo=UTC)
+    assert date_from_url("https://x.org/2019/foo/18/a") is None
+    assert date_from_url("https://x.org/2019/feb/30/a") is None
 
 
 def test_plausibility_rejects_future_and_pre_web_dates() -> None:
@@ -162,3 +178,113 @@ def test_build_article_rejects_non_articles(extracted: Extracted, error_type: st
 def test_content_hash_ignores_case_and_whitespace() -> None:
     assert content_hash("A  b\nC") == content_hash("a b c")
     assert content_hash("a b c") != content_hash("a b d")
+
+
+@pytest.mark.parametrize(
+    ("segment", "host", "names", "expected"),
+    [
+        ("CBC News", "www.cbc.ca", set(), True),
+        ("CBSSports.com", "www.cbssports.com", set(), True),
+        ("9to5Mac", "9to5mac.com", set(), True),
+        ("Connecticut Post", "www.ctpost.com", {"connecticut post"}, True),
+        ("Connecticut Post", "www.ctpost.com", set(), False),
+        ("World", "www.express.co.uk", set(), False),
+        ("Sky News", "news.sky.com", set(), True),
+        ("UK News", "news.sky.com", set(), False),
+        ("Talks end in Geneva after a long week of hard bargaining", "geneva.example", set(), False),
+    ],
+)
+def test_is_site_name(segment: str, host: str, names: set[str], expected: bool) -> None:
+    assert is_site_name(segment, host, names) is expected
+
+
+@pytest.mark.parametrize(
+    ("title", "expected"),
+    [
+        ("Snow closes roads | CBC News", "Snow closes roads"),
+        ("Snow closes roads - The Ledger", "Snow closes roads"),
+        ("CBC News - Snow closes roads", "Snow closes roads"),
+        ("Snow closes roads | World | CBC News", "Snow closes roads | World"),
+        ("Snow: what to expect", "Snow: what to expect"),
+        ("Snow closes roads", "Snow closes roads"),
+    ],
+)
+def test_strip_site_name(title: str, expected: str) -> None:
+    assert strip_site_name(title, "www.cbc.ca", {"the ledger"}) == expected
+
+
+def test_title_overlap_counts_shared_words_over_the_longer_title() -> None:
+    assert title_overlap("High School Roundup: Viera wins", "HS Roundup: Viera wins") == pytest.approx(3 / 5)
+    assert title_overlap("The Ledger", "Snow closes roads") == 0.0
+    assert title_overlap("", "Snow") == 0.0
+
+
+def test_choose_title_prefers_an_h1_that_agrees_with_the_metadata() -> None:
+    references = ["Snow closes roads in the north | CBC News", "Snow closes roads - CBC News"]
+    h1s = ["CBC News", "Snow closes roads across the north", "Sign up for our newsletter"]
+    assert choose_title(h1s, references, "www.cbc.ca", set()) == "Snow closes roads across the north"
+
+
+def test_choose_title_falls_back_to_the_metadata_title_without_site_name() -> None:
+    # the only h1 is a widget's: nothing in common with the metadata titles
+    assert choose_title(
+        ["Join our parlay challenge"], ["Snow closes roads | CBC News"], "www.cbc.ca", set()
+    ) == ("Snow closes roads")
+    assert choose_title([], [], "www.cbc.ca", set(), fallback="Snow | CBC News") == "Snow"
+    assert choose_title([], [], "www.cbc.ca", set()) is None
+
+
+def test_page_title_reads_h1_og_title_and_site_name() -> None:
+    page = (
+        "<html><head><title>Roads shut by snow - Northern Star</title>"
+        '<meta property="og:title" content="Roads shut by snow - Northern Star">'
+        '<meta property="og:site_name" content="Northern Star"></head>'
+        "<body><h1>Northern Star</h1><article><h1>Roads shut by heavy snow</h1><p>Text.</p></article>"
+        "</body></html>"
+    )
+    assert page_title(load_html(page), "https://star.example/a", None) == "Roads shut by heavy snow"
+    no_h1 = page.replace("<h1>Roads shut by heavy snow</h1>", "").replace("<h1>Northern Star</h1>", "")
+    assert page_title(load_html(no_h1), "https://star.example/a", None) == "Roads shut by snow"
+
+
+def test_clean_text_drops_headline_and_bare_url_or_timestamp_lines() -> None:
+    text = "Snow closes roads\nThe roads closed.\nhttps://x.org/a\n2019-11-19T08:57:40+01:00\nSnow closes roads\nEnd."
+    assert clean_text(text, ["Snow closes roads"]) == "The roads closed.\nEnd."
+    assert clean_text("Visit https://x.org/a for more.", []) == "Visit https://x.org/a for more."
+
+
+def test_choose_text_keeps_precision_text_only_when_it_kept_enough() -> None:
+    default = "a" * 100
+    assert choose_text(default, "b" * 60) == "b" * 60
+    assert choose_text(default, "b" * 40) == default
+    assert choose_text(default, "") == default
+
+
+def test_extract_html_strips_site_name_and_headline_line() -> None:
+    page = PAGE.replace(
+        "<title>Talks end in Geneva | The Ledger</title>", "<title>Talks end | The Ledger</title>"
+    )
+    extracted = extract_html(
+        page.encode("utf-8"), "https://ledger.example/world/2025/06/17/geneva-talks.html"
+    )
+    assert extracted.title == "Talks end in Geneva"
+    assert extracted.text is not None
+    assert not extracted.text.startswith("Talks end in Geneva")
+
+
+@pytest.mark.parametrize("precision_pass", [True, False])
+def test_extract_html_keeps_text_with_and_without_precision_pass(precision_pass: bool) -> None:
+    extracted = extract_html(PAGE, "https://ledger.example/a.html", precision_pass=precision_pass)
+    assert extracted.text is not None
+    assert "negotiations between the two delegations" in extracted.text
+
+
+def test_heuristic_page_date_defers_to_a_date_in_the_url() -> None:
+    page = (
+        "<html><head><title>Fact check</title></head><body><article><h1>Fact check</h1>"
+        '<p>The claim was made on <time datetime="2019-10-13">Oct 13</time>.</p></article></body></html>'
+    )
+    assert heuristic_page_date(load_html(page), "https://x.org/2019/nov/18/fact-check/") is None
+    assert parse_datetime(heuristic_page_date(load_html(page), "https://x.org/fact-check/")) == datetime(
+        2019, 10, 13, tzinfo=UTC
+    )
