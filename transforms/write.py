@@ -49,7 +49,15 @@ def batch_name(table: str, rows: list[dict[str, Any]]) -> str:
 
 
 def sort_rows(table: str, rows: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
-    return sorted(rows, key=lambda row: [str(row[k]) for k in ROW_KEYS[table]])
+    """The rows in key order, each key once (the first of repeats is kept).
+
+    A runner that re-delivers an element into the same batch (Prism does, around bursts of
+    timers: apache/beam#35771) would otherwise write the same row twice into one file.
+    """
+    unique: dict[tuple[str, ...], dict[str, Any]] = {}
+    for row in rows:
+        unique.setdefault(tuple(str(row[k]) for k in ROW_KEYS[table]), row)
+    return [unique[key] for key in sorted(unique)]
 
 
 def partition_dir(output: str, table: str, day: str) -> str:
@@ -75,10 +83,13 @@ class _WriteBatchFn(beam.DoFn):
     def setup(self) -> None:
         self._rows = {table: metrics.counter(f"rows_written_{table}") for table in ROW_KEYS}
         self._files = metrics.counter("files_written")
+        self._repeats = metrics.counter("repeated_rows_dropped")
 
     def process(self, element: tuple[tuple[str, str], Iterable[dict[str, Any]]]) -> Iterator[str]:
         (table, day), rows = element
-        rows = list(rows)
+        received = list(rows)
+        rows = sort_rows(table, received)
+        self._repeats.inc(len(received) - len(rows))
         path = write_batch(self._output, table, day, rows)
         self._rows[table].inc(len(rows))
         self._files.inc()
