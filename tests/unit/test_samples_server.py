@@ -225,9 +225,24 @@ def test_replay_releases_items_over_time() -> None:
         assert len(items_of(RSS_FEED)) > count  # not everything yet
 
 
+def test_replay_window_lists_only_the_newest_released_items() -> None:
+    now = [0.0]
+    content = SiteContent(SITE_DIR, Replay(initial=1, every_s=1.0, window=2), clock=lambda: now[0])
+    content.base_url = "http://127.0.0.1:1"
+    full = SiteContent(SITE_DIR)
+    full.base_url = content.base_url
+    oldest_first = [e.id for e in reversed(feedparser.parse(full.respond(ATOM_FEED, {}).body).entries)]
+    assert [e.id for e in feedparser.parse(content.respond(ATOM_FEED, {}).body).entries] == oldest_first[:1]
+    now[0] = 3.0  # four released, the newest two listed
+    listed = [e.id for e in feedparser.parse(content.respond(ATOM_FEED, {}).body).entries]
+    assert listed == list(reversed(oldest_first[2:4]))
+
+
 def test_replay_settings_are_checked() -> None:
     with pytest.raises(ValueError, match="every_s"):
         Replay(every_s=0)
+    with pytest.raises(ValueError, match="window"):
+        Replay(window=0)
     assert Replay(initial=2, every_s=0.5).released(1.2) == 4
 
 
