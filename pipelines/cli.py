@@ -30,6 +30,12 @@ DEMO_MARKER = ".newsbeam-demo"
 DEFAULT_RUNNER = "FnApiRunner"
 # Prism, Beam's local streaming runner, built offline by `make prism` (scripts/fetch-runners).
 PRISM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsbeam"
+# Beam's portable runner reads a running job's state and message streams with
+# --job_server_timeout (default 300 s) as their gRPC deadline: on Prism, any job running longer
+# than that ends in DEADLINE_EXCEEDED (measured on 2.75; apache/beam#35867), which would stop
+# every `--follow` after five minutes.  Prism runs get a deadline no job reaches (ten years)
+# unless one is given.
+PRISM_JOB_SERVER_TIMEOUT_S = 10 * 365 * 86400
 
 
 def _local_runner(beam_args: list[str]) -> bool:
@@ -50,6 +56,15 @@ def find_prism() -> Path | None:
     configured = os.environ.get("NEWSBEAM_PRISM")
     candidate = Path(configured) if configured else PRISM_CACHE / f"prism-{beam_version}" / "prism"
     return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+def with_job_server_timeout(beam_args: list[str]) -> list[str]:
+    """``beam_args`` plus a --job_server_timeout that outlasts the job, for Prism runs without one."""
+    runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
+    given = any(arg.startswith(("--job_server_timeout", "--job-server-timeout")) for arg in beam_args)
+    if not runners or runners[-1] != "PrismRunner" or given:
+        return beam_args
+    return [*beam_args, f"--job_server_timeout={PRISM_JOB_SERVER_TIMEOUT_S}"]
 
 
 DESCRIPTION = """\
@@ -411,7 +426,7 @@ def _run(
             beam_args = ["--runner=PrismRunner", f"--prism_location={prism}", *beam_args]
         else:
             beam_args = [f"--runner={DEFAULT_RUNNER}", *beam_args]
-    options = PipelineOptions(beam_args, save_main_session=False)
+    options = PipelineOptions(with_job_server_timeout(beam_args), save_main_session=False)
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, plan)
