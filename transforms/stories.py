@@ -29,6 +29,7 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import cached_property, lru_cache
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -189,6 +190,30 @@ class StoryFeatures:
         if self.time.tzinfo is None:
             raise ValueError("StoryFeatures.time must be timezone-aware")
 
+    # Lookups built once per features object and reused by every pair it is scored in (fields
+    # are not changed by them: equality, the state coder and the features are as before).
+    @cached_property
+    def term_index(self) -> dict[str, float]:
+        return dict(self.terms)
+
+    @cached_property
+    def entity_index(self) -> tuple[dict[str, int], dict[str, int]]:
+        """``(key -> position, surname -> position of the first person with it)``."""
+        exact = {k: j for j, (k, _, _) in enumerate(self.entities)}
+        alias: dict[str, int] = {}
+        for j, (k, g, _) in enumerate(self.entities):
+            if g == "person" and (s := _surname(k)):
+                alias.setdefault(s, j)
+        return exact, alias
+
+    @cached_property
+    def surnames(self) -> tuple[str | None, ...]:
+        return tuple(_surname(k) if g == "person" else None for k, g, _ in self.entities)
+
+    @cached_property
+    def entity_norm(self) -> float:
+        return _norm(w for *_, w in self.entities)
+
 
 class SimilarityParts(NamedTuple):
     """The separate signals between two articles, each in [0, 1]."""
@@ -286,6 +311,7 @@ def mentioned_dates(text: str, limit: int) -> tuple[str, ...]:
     return tuple(out[:limit])
 
 
+@lru_cache(maxsize=1 << 16)  # a pure function of the key: a memo, not state (wordfreq lookups)
 def entity_rarity(key: str) -> float:
     """Weight of an entity key: the rarity of its rarest word, at least 1."""
     return max([1.0, *(rarity(w) for w in words(key))])
@@ -371,22 +397,17 @@ def story_features(
 
 
 def text_cosine(a: StoryFeatures, b: StoryFeatures) -> float:
-    small, large = (a.terms, b.terms) if len(a.terms) <= len(b.terms) else (b.terms, a.terms)
-    index = dict(large)
-    return min(1.0, sum(w * index.get(t, 0.0) for t, w in small))
+    small, large = (a, b) if len(a.terms) <= len(b.terms) else (b, a)
+    index = large.term_index
+    return min(1.0, sum(w * index.get(t, 0.0) for t, w in small.terms))
 
 
 def _entity_pairs(a: StoryFeatures, b: StoryFeatures) -> list[tuple[int, int]]:
     """Pairs ``(i, j)`` of matching entities (same key, or a person's surname), each used once."""
-    exact = {k: j for j, (k, _, _) in enumerate(b.entities)}
-    alias: dict[str, int] = {}
-    for j, (k, g, _) in enumerate(b.entities):
-        if g == "person" and (s := _surname(k)):
-            alias.setdefault(s, j)
+    exact, alias = b.entity_index
     pairs: list[tuple[int, int]] = []
     used: set[int] = set()
-    for i, (k, g, _) in enumerate(a.entities):
-        s = _surname(k) if g == "person" else None
+    for i, ((k, _, _), s) in enumerate(zip(a.entities, a.surnames, strict=True)):
         for match in (exact.get(k), alias.get(k), exact.get(s) if s else None, alias.get(s) if s else None):
             if match is not None and match not in used:
                 pairs.append((i, match))
@@ -401,7 +422,7 @@ def _norm(weights: Iterable[float]) -> float:
 
 def entity_overlap(a: StoryFeatures, b: StoryFeatures) -> float:
     """Cosine of the entity weight vectors: shared *salient* entities count, passing mentions little."""
-    na, nb = _norm(w for *_, w in a.entities), _norm(w for *_, w in b.entities)
+    na, nb = a.entity_norm, b.entity_norm
     if na == 0 or nb == 0:
         return 0.0
     dot = sum(a.entities[i][2] * b.entities[j][2] for i, j in _entity_pairs(a, b))
@@ -487,8 +508,22 @@ def combine(parts: SimilarityParts, settings: StorySettings = DEFAULT_SETTINGS) 
 
 
 def similarity(a: StoryFeatures, b: StoryFeatures, settings: StorySettings = DEFAULT_SETTINGS) -> float:
-    """Symmetric similarity of two articles, in [0, 1]."""
-    return combine(similarity_parts(a, b, settings), settings)
+    """Symmetric similarity of two articles, in [0, 1]: ``combine(similarity_parts(a, b))``.
+
+    The penalties whose weight is 0 (by default the entity and date conflicts) are not computed:
+    the result is the same, and the entity conflicts alone cost three entity matchings per pair.
+    """
+    parts = SimilarityParts(
+        text=text_cosine(a, b),
+        entities=entity_overlap(a, b),
+        time=time_proximity(a, b, settings.time_scale_hours),
+        conflict_person=entity_conflict(a, b, "person") if settings.conflict_weight else 0.0,
+        conflict_place=entity_conflict(a, b, "place") if settings.conflict_weight else 0.0,
+        conflict_org=entity_conflict(a, b, "org") if settings.conflict_weight else 0.0,
+        numbers=number_conflict(a, b) if settings.number_weight else 0.0,
+        dates=date_conflict(a, b) if settings.date_weight else 0.0,
+    )
+    return combine(parts, settings)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -675,12 +710,19 @@ class KeyRelease:
     changed: bool
 
 
-def link_in_key(slots: Sequence[StorySlot], now: float, settings: StorySettings) -> KeyRelease:
+def link_in_key(
+    slots: Sequence[StorySlot], now: float, settings: StorySettings, key: str | None = None
+) -> KeyRelease:
     """Release the buffered articles at or before ``now`` in ``(first_seen_at, article_id)`` order.
 
     Each is compared with the released members before it inside the window; the best member with
     a score >= threshold (ties: earliest) gives its link.  Members that nothing at or after
     ``now - allowed lateness`` can reach are dropped.
+
+    ``key``: the blocking key these slots are stored under.  Two articles sharing several keys
+    meet in each of them; given the key, a pair is scored only in the first key (in sort order)
+    the two share, and skipped in the others, so each pair is scored once whatever the number of
+    shared keys.  The article's best link over its keys is the same (the best over all pairs).
     """
     window = settings.window_hours * 3600.0
     horizon = window + settings.allowed_lateness_hours * 3600.0
@@ -690,10 +732,21 @@ def link_in_key(slots: Sequence[StorySlot], now: float, settings: StorySettings)
     rest = [s for s in waiting if s.ts > now]
     decoded: dict[str, StoryFeatures] = {}
 
+    keys: dict[str, set[str]] = {}
+
     def features(slot: StorySlot) -> StoryFeatures:
         if slot.article_id not in decoded:
             decoded[slot.article_id] = decode_features(slot.features)
         return decoded[slot.article_id]
+
+    def scored_here(a: StorySlot, b: StorySlot) -> bool:
+        if key is None:
+            return True
+        for slot in (a, b):
+            if slot.article_id not in keys:
+                keys[slot.article_id] = set(blocking_keys(features(slot), settings))
+        shared = keys[a.article_id] & keys[b.article_id]
+        return key not in shared or min(shared) == key  # not in it: keys changed, score anyway
 
     newest = max((slot_order(s) for s in kept), default=None)
     results: list[tuple[StorySlot, StoryLink]] = []
@@ -705,6 +758,8 @@ def link_in_key(slots: Sequence[StorySlot], now: float, settings: StorySettings)
         best = NO_LINK
         for member in kept:
             if slot_order(member) >= slot_order(slot) or slot.ts - member.ts > window:
+                continue
+            if not scored_here(slot, member):
                 continue
             score = similarity(features(slot), features(member), settings)
             if score < settings.threshold:
@@ -797,7 +852,7 @@ class _LinkInKeyFn(beam.DoFn):
         flush.set(GlobalWindow().max_timestamp())
 
     def _release(self, key: str, now: float, slots: Any) -> tuple[KeyRelease, Iterator[Any]]:
-        done = link_in_key([StorySlot(*row) for row in slots.read()], now, self._settings)
+        done = link_in_key([StorySlot(*row) for row in slots.read()], now, self._settings, key)
         self._late.inc(done.late)
         if done.changed:
             slots.clear()

@@ -263,6 +263,27 @@ def test_a_key_keeps_arrivals_after_now_and_drops_members_out_of_reach() -> None
     assert [x.article_id for x in later.slots] == ["r2"]  # r1 pruned (window + lateness)
 
 
+def test_a_pair_sharing_several_keys_is_scored_in_one_of_them() -> None:
+    s = replace(stories.DEFAULT_SETTINGS, threshold=0.3)
+    reid, again = features(*REID), features(*REID_AGAIN)
+    shared = sorted(set(stories.blocking_keys(reid, s)) & set(stories.blocking_keys(again, s)))
+    assert len(shared) >= 2
+    slots = [_slot("r1", reid, 0.0), _slot("r2", again, 2.0)]
+    now = (T0 + timedelta(hours=3)).timestamp()
+    links = {
+        key: dict(
+            (x.article_id, link.member_id) for x, link in stories.link_in_key(slots, now, s, key).results
+        )
+        for key in shared
+    }
+    assert links[shared[0]] == {"r1": None, "r2": "r1"}  # the first shared key scores the pair
+    assert all(links[key] == {"r1": None, "r2": None} for key in shared[1:])  # the others skip it
+    # without a key (the pure reference), every key scores it
+    assert (
+        dict((x.article_id, y.member_id) for x, y in stories.link_in_key(slots, now, s).results)["r2"] == "r1"
+    )
+
+
 def test_the_gather_takes_the_best_link() -> None:
     a = stories.StoryLink("a", 1.0, 0.6)
     b = stories.StoryLink("b", 2.0, 0.8)
