@@ -110,6 +110,12 @@ class PollingConfig(_Strict):
 
 class DedupConfig(_Strict):
     url_ttl_days: float = Field(default=30.0, gt=0)
+    url_allowed_lateness_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="a seen URL is freed url_ttl_days plus this after it was kept (event time), "
+        "so that a repeat arriving this late is still caught",
+    )
     near_duplicates: bool = Field(default=True, description="mark syndicated copies (duplicate_of)")
     near_ttl_days: float = Field(default=7.0, gt=0, description="how long an article is matched against")
 
@@ -117,6 +123,11 @@ class DedupConfig(_Strict):
 class ExtractConfig(_Strict):
     min_words: int = Field(default=50, ge=0)
     max_html_bytes: int = Field(default=5_000_000, ge=1024)
+    precision_pass: bool = Field(
+        default=True,
+        description="a second, precision-oriented trafilatura pass kept when it holds at least half "
+        "of the text: +0.006 text F1 on extraction-aeb for about twice the extraction CPU",
+    )
 
 
 class LanguageConfig(_Strict):

@@ -1,5 +1,5 @@
-"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → near-duplicates
-→ language → entities → stories → Parquet.
+"""The ingestion graph: feeds → URL dedup → fetch → extract → language → entities → canonical
+dedup → near-duplicates → stories → Parquet.
 
 Only wiring lives here; every stage is a composite transform in ``transforms/``.
 """
@@ -57,11 +57,12 @@ def _canonical_url(article: Article) -> str:
 def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) -> None:
     """Add the ingestion graph to ``pipeline``."""
     ttl_s = config.dedup.url_ttl_days * DAY_S
+    lateness_s = config.dedup.url_allowed_lateness_s
     failures = []
     if plan.input_jsonl:
         backfill = pipeline | "Read backfill" >> ReadBackfill(plan.input_jsonl)
         failures.append(backfill.failures)
-        pages = backfill.records | "Drop seen URLs" >> DropSeenUrls(_record_url, ttl_s, "url")
+        pages = backfill.records | "Drop seen URLs" >> DropSeenUrls(_record_url, ttl_s, "url", lateness_s)
     else:
         if plan.replay is not None:
             entries = pipeline | "Replay failed entries" >> ReplayEntries(plan.replay)
@@ -76,24 +77,33 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
             )
             failures.append(polled.failures)
             entries = polled.entries
-        fresh = entries | "Drop seen URLs" >> DropSeenUrls(_entry_url, ttl_s, "url")
+        fresh = entries | "Drop seen URLs" >> DropSeenUrls(_entry_url, ttl_s, "url", lateness_s)
         fetched = fresh | "Fetch pages" >> FetchPages(config.fetch_settings())
         failures.append(fetched.failures)
         pages = fetched.pages
+    # The per-article enrichment (extraction, language, entities: most of the CPU) runs between
+    # two fusion breaks.  Runners fuse a stateful step with its producer, and the FnApiRunner runs
+    # a stage with state on one worker only: without the breaks, extraction was fused into
+    # FetchPages (keyed by host) and tagging into the near-duplicate gather, and
+    # --direct_num_workers had nothing to spread.  On a cluster the first break also spreads one
+    # host's pages over the workers instead of leaving them on the worker that owns the host key.
+    # Canonical-URL dedup therefore comes after tagging: the few pages it drops are tagged too.
+    pages = pages | "Spread pages over workers" >> beam.Reshuffle()
     extracted = pages | "Extract articles" >> ExtractArticles(config.extract_settings())
     failures.append(extracted.failures)
-    articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
-        _canonical_url, ttl_s, "canonical"
+    articles = extracted.articles | "Identify language" >> IdentifyLanguage(config.language_settings())
+    if config.entities.enabled:
+        tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())
+        failures.append(tagged.failures)
+        articles = tagged.articles
+    articles = articles | "Break fusion before keyed stages" >> beam.Reshuffle()
+    articles = articles | "Drop seen canonical URLs" >> DropSeenUrls(
+        _canonical_url, ttl_s, "canonical", lateness_s
     )
     if config.dedup.near_duplicates and not plan.local_streaming:
         articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(
             config.near_dup_settings(plan.timers_fire_early)
         )
-    articles = articles | "Identify language" >> IdentifyLanguage(config.language_settings())
-    if config.entities.enabled:
-        tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())
-        failures.append(tagged.failures)
-        articles = tagged.articles
     if config.stories.enabled and not plan.local_streaming:
         articles = articles | "Assign stories" >> AssignStories(config.story_settings())
     counted = (

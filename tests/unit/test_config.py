@@ -50,3 +50,40 @@ def test_missing_file_and_bad_yaml(tmp_path: Path) -> None:
     bad.write_text("feeds: [unclosed")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_config(bad)
+
+
+def test_url_allowed_lateness_defaults_to_a_day_and_reaches_every_url_dedup() -> None:
+    import apache_beam as beam
+    from apache_beam.pipeline import PipelineVisitor
+
+    from pipelines.ingest import RunPlan, build_pipeline
+    from transforms.dedup_url import DropSeenUrls
+
+    assert parse_config({}).dedup.url_allowed_lateness_s == 86400.0
+    with pytest.raises(ConfigError, match=r"dedup\.url_allowed_lateness_s"):
+        parse_config({"dedup": {"url_allowed_lateness_s": -1}})
+    config = load_config(
+        REPO / "config" / "local.yaml", feeds_base_url="http://127.0.0.1:8000", output="/tmp/unused"
+    )
+    config = config.model_copy(
+        update={"dedup": config.dedup.model_copy(update={"url_allowed_lateness_s": 60.0})}
+    )
+
+    found: list[float] = []
+
+    class Collect(PipelineVisitor):
+        def enter_composite_transform(self, node: beam.pipeline.AppliedPTransform) -> None:
+            if isinstance(node.transform, DropSeenUrls):
+                found.append(node.transform._lateness_s)
+
+    pipeline = beam.Pipeline()
+    build_pipeline(pipeline, config, RunPlan(output="/tmp/unused", duration_s=60.0))
+    pipeline.visit(Collect())
+    assert found == [60.0, 60.0]  # feed links and canonical URLs
+
+
+def test_extraction_precision_pass_is_on_by_default_and_can_be_turned_off() -> None:
+    assert parse_config({}).extract_settings().precision_pass
+    assert not parse_config({"extract": {"precision_pass": False}}).extract_settings().precision_pass
+    with pytest.raises(ConfigError, match="precision_pass"):
+        parse_config({"extract": {"precision_pass": "sometimes"}})
