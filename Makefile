@@ -51,7 +51,7 @@ check: lint typecheck test
 PEERS_VENV := .venv-peers
 PEERS_STAMP := $(PEERS_VENV)/.installed
 
-bench-install: $(PEERS_STAMP)  ## peer extractors for the benchmarks, in their own virtualenv (.venv-peers)
+bench-install: $(STAMP) $(PEERS_STAMP)  ## peer extractors for the benchmarks (own virtualenv, .venv-peers) and py-spy
 
 # Not into .venv: although no pinned version changes (pip install --dry-run -c constraints.txt),
 # their dependencies add optional accelerators (faust-cchardet, chardet, brotli, zstd) that change
@@ -61,6 +61,8 @@ $(PEERS_STAMP): benchmarks/requirements-peers.txt constraints.txt
 	@test -x $(PEERS_VENV)/bin/python || $(PYTHON) -m venv $(PEERS_VENV) || python3 -m venv $(PEERS_VENV)
 	$(PEERS_VENV)/bin/python -m pip install --quiet --upgrade pip
 	$(PEERS_VENV)/bin/python -m pip install --quiet -c constraints.txt -r benchmarks/requirements-peers.txt
+	# the sampling profiler of benchmarks/throughput.py --profile: a standalone binary, no Python deps
+	$(BIN)/python -m pip install --quiet py-spy==0.4.3
 	@touch $(PEERS_STAMP)
 
 samples: $(STAMP)  ## rebuild samples/site (needs ../shared)

@@ -676,7 +676,7 @@ def _check_requirements(profile: bool) -> str | None:
     if profile and not (
         shutil.which("py-spy", path=str(Path(sys.executable).parent)) or shutil.which("py-spy")
     ):
-        return "--profile needs py-spy (.venv/bin/pip install py-spy)"
+        return "--profile needs py-spy (make bench-install)"
     return None
 
 
