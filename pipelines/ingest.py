@@ -1,5 +1,5 @@
-"""The ingestion graph: feeds → URL dedup → fetch → extract → language → entities → canonical
-dedup → near-duplicates → stories → Parquet.
+"""The ingestion graph: feeds → URL dedup → fetch → extract → canonical dedup → language →
+entities → near-duplicates → stories → Parquet.
 
 Only wiring lives here; every stage is a composite transform in ``transforms/``.
 """
@@ -81,25 +81,25 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
         fetched = fresh | "Fetch pages" >> FetchPages(config.fetch_settings())
         failures.append(fetched.failures)
         pages = fetched.pages
-    # The per-article enrichment (extraction, language, entities: most of the CPU) runs between
-    # two fusion breaks.  Runners fuse a stateful step with its producer, and the FnApiRunner runs
-    # a stage with state on one worker only: without the breaks, extraction was fused into
-    # FetchPages (keyed by host) and tagging into the near-duplicate gather, and
-    # --direct_num_workers had nothing to spread.  On a cluster the first break also spreads one
-    # host's pages over the workers instead of leaving them on the worker that owns the host key.
-    # Canonical-URL dedup therefore comes after tagging: the few pages it drops are tagged too.
-    pages = pages | "Spread pages over workers" >> beam.Reshuffle()
     extracted = pages | "Extract articles" >> ExtractArticles(config.extract_settings())
     failures.append(extracted.failures)
-    articles = extracted.articles | "Identify language" >> IdentifyLanguage(config.language_settings())
+    articles = extracted.articles | "Drop seen canonical URLs" >> DropSeenUrls(
+        _canonical_url, ttl_s, "canonical", lateness_s
+    )
+    # Language and entity tagging (most of the CPU) run between two fusion breaks.  Runners fuse
+    # a stateful step with its producer, and the FnApiRunner runs a stage with state on one worker
+    # only: without the breaks, tagging was fused into the canonical-URL dedup and the
+    # near-duplicate gather, and --direct_num_workers had nothing to spread.  The first break
+    # comes after the canonical-URL dedup, not before extraction: which of two pages with the same
+    # canonical URL (an article and its AMP copy) is kept depends on their order of arrival, and
+    # a shuffle before the dedup would make that order, and the output, vary from run to run.
+    articles = articles | "Spread articles over workers" >> beam.Reshuffle()
+    articles = articles | "Identify language" >> IdentifyLanguage(config.language_settings())
     if config.entities.enabled:
         tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())
         failures.append(tagged.failures)
         articles = tagged.articles
     articles = articles | "Break fusion before keyed stages" >> beam.Reshuffle()
-    articles = articles | "Drop seen canonical URLs" >> DropSeenUrls(
-        _canonical_url, ttl_s, "canonical", lateness_s
-    )
     if config.dedup.near_duplicates and not plan.local_streaming:
         articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(
             config.near_dup_settings(plan.timers_fire_early)
