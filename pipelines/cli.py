@@ -6,10 +6,15 @@ import argparse
 import math
 import os
 import shutil
+import signal
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -56,6 +61,33 @@ def find_prism() -> Path | None:
     configured = os.environ.get("NEWSBEAM_PRISM")
     candidate = Path(configured) if configured else PRISM_CACHE / f"prism-{beam_version}" / "prism"
     return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
+
+
+@contextmanager
+def noting_interrupts(interrupted: threading.Event) -> Iterator[None]:
+    """Within the block, Ctrl-C also sets ``interrupted`` (then raises KeyboardInterrupt as usual).
+
+    A runner's SIGINT handler installed meanwhile (Beam's, which stops its job server) calls
+    this one after its own work, so the flag is set even when the KeyboardInterrupt is raised
+    where it gets swallowed.  Outside the main thread signals cannot be handled: nothing changes.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.getsignal(signal.SIGINT)
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        interrupted.set()
+        if callable(previous):
+            previous(signum, frame)
+        else:
+            raise KeyboardInterrupt
+
+    signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def with_job_server_timeout(beam_args: list[str]) -> list[str]:
@@ -432,16 +464,25 @@ def _run(
     build_pipeline(pipeline, config, plan)
     output = config.output if "://" in config.output else str(Path(config.output).resolve())
     result = None
+    interrupted = threading.Event()
     try:
-        if not any(arg.startswith("--runner=FnApiRunner") for arg in beam_args):
-            print("newsbeam: starting the job…", file=sys.stderr)
-        result = pipeline.run()
-        read = live_counters(result)
-        if read is None:
-            result.wait_until_finish()
-        else:
-            with ProgressReporter(read):
+        with noting_interrupts(interrupted):
+            if not any(arg.startswith("--runner=FnApiRunner") for arg in beam_args):
+                print("newsbeam: starting the job…", file=sys.stderr)
+            result = pipeline.run()
+            read = live_counters(result)
+            if read is None:
                 result.wait_until_finish()
+            else:
+                with ProgressReporter(read):
+                    result.wait_until_finish()
+    except Exception:
+        if not interrupted.is_set():
+            raise
+        # Ctrl-C, but its KeyboardInterrupt was lost on the way (raised inside a gRPC callback):
+        # Beam's own SIGINT handler stops the job server first, so the job's streams break.
+        print(f"\nnewsbeam: stopped; the complete files written so far are in {output}", file=sys.stderr)
+        return 130
     except KeyboardInterrupt:
         # Files are renamed into place only when complete, so what is there is usable.
         print(f"\nnewsbeam: stopped; the complete files written so far are in {output}", file=sys.stderr)

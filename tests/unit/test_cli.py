@@ -76,3 +76,32 @@ def test_prism_runs_get_a_job_server_timeout_that_outlasts_the_job() -> None:
     assert with_job_server_timeout([*prism, "--job_server_timeout=60"]) == [*prism, "--job_server_timeout=60"]
     assert with_job_server_timeout(["--runner=FnApiRunner"]) == ["--runner=FnApiRunner"]
     assert with_job_server_timeout([]) == []
+
+
+def test_ctrl_c_is_noted_even_where_a_runner_handler_comes_first() -> None:
+    import os
+    import signal
+    import threading
+
+    from pipelines.cli import noting_interrupts
+
+    before = signal.getsignal(signal.SIGINT)
+    interrupted = threading.Event()
+    stopped: list[str] = []
+
+    def run_and_press_ctrl_c() -> None:
+        with noting_interrupts(interrupted):
+            ours = signal.getsignal(signal.SIGINT)
+
+            def runner_handler(signum: int, frame: object) -> None:  # as Beam's job server installs
+                stopped.append("job server")
+                ours(signum, frame)  # type: ignore[operator,misc]
+
+            signal.signal(signal.SIGINT, runner_handler)
+            os.kill(os.getpid(), signal.SIGINT)
+
+    with pytest.raises(KeyboardInterrupt):
+        run_and_press_ctrl_c()
+    assert interrupted.is_set()
+    assert stopped == ["job server"]
+    assert signal.getsignal(signal.SIGINT) is before
