@@ -2,9 +2,8 @@
 
     .venv/bin/python -m benchmarks.memory_stream [--minutes 20] [--sample-every 10]
 
-Serves a generated site much larger than the bundled sample (``benchmarks.corpus.build_site`` if
-it is there, else a small generator below that recombines the sample site's paragraphs) in replay
-mode: one more item per feed every ``--every`` seconds, each feed listing only its ``--window``
+Serves a generated site much larger than the bundled sample (``benchmarks.corpus.build_site``) in
+replay mode: one more item per feed every ``--every`` seconds, each feed listing only its ``--window``
 newest items, so new articles keep arriving for the whole run. Starts ``newsbeam run --duration
 MINUTES*60`` on Prism (``--runner=PrismRunner``: without it ``--duration`` runs on the local
 FnApiRunner, which holds every output until the end) with a job config whose TTLs are short
@@ -25,11 +24,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
-import html
 import itertools
 import json
 import os
-import random
 import re
 import signal
 import statistics
@@ -38,16 +35,15 @@ import sys
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import yaml
 
+from benchmarks.corpus import build_site
 from pipelines.cli import find_prism
-from samples import SITE_DIR
 from samples.server import Replay, SampleSite
-from samples.templates import Channel, FeedItem, Page, Publisher, ledger, rss2
 
 ROOT = Path(__file__).resolve().parents[1]
 MIB = 1024 * 1024
@@ -55,71 +51,6 @@ MARKS_MIN = (2, 10, 20)
 KINDS = ("driver", "prism", "workers", "other")
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE")
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-
-
-# --------------------------------------------------------------------------------------------
-# The site: benchmarks.corpus.build_site when it exists, else a small generator
-# --------------------------------------------------------------------------------------------
-
-
-def _sample_paragraphs() -> list[str]:
-    """Article paragraphs of the bundled site (boilerplate repeated across pages left out)."""
-    seen: dict[str, int] = {}
-    for page in sorted(SITE_DIR.rglob("*.html")):
-        text = page.read_bytes().decode("utf-8", errors="replace")
-        for raw in re.findall(r"<p(?: class=\"[^\"]*\")?>(.*?)</p>", text, re.DOTALL):
-            para = html.unescape(re.sub(r"<[^>]+>", "", raw)).strip()
-            if len(para.split()) >= 15:
-                seen[para] = seen.get(para, 0) + 1
-    return sorted(p for p, n in seen.items() if n == 1)
-
-
-def generate_site(out_dir: Path, n_articles: int, n_feeds: int = 8, seed: int = 7) -> Path:
-    """A servable site (samples/site layout) of ``n_articles`` distinct articles in ``n_feeds`` feeds.
-
-    Each article is 6 to 10 paragraphs drawn from the bundled site's articles; the headline is
-    its first sentence plus a serial number, so texts and URLs are all distinct.
-    """
-    rng = random.Random(seed)
-    paragraphs = _sample_paragraphs()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "robots.txt").write_text("User-agent: *\nDisallow: /private/\n", encoding="utf-8")
-    (out_dir / "feeds").mkdir(exist_ok=True)
-    start = datetime(2025, 6, 1, tzinfo=UTC)
-    manifest: dict[str, list[dict[str, object]]] = {"publishers": []}
-    for f in range(n_feeds):
-        slug = f"outlet-{f + 1:02d}"
-        pub = Publisher(slug, f"Outlet {f + 1:02d}", "Generated news", "ledger", 0, "UTC")
-        channel = Channel(f"/feeds/{slug}.xml", pub.name, f"/{slug}/", "Generated stories", "en", pub)
-        items: list[FeedItem] = []
-        count = n_articles // n_feeds + (1 if f < n_articles % n_feeds else 0)
-        for i in range(count):
-            published = start + timedelta(minutes=i * n_feeds + f)
-            body = tuple(rng.sample(paragraphs, rng.randint(6, 10)))
-            title = f"{' '.join(body[0].split()[:9]).rstrip('.,;:')} ({slug} {i + 1})"
-            path = f"/{slug}/{published:%Y/%m/%d}/story-{i + 1:05d}.html"
-            page = Page(pub, path, path, title, body[0], body, "Staff", ("News",), published)
-            target = out_dir / path.lstrip("/")
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(ledger(page), encoding="utf-8")
-            items.append(FeedItem(page.url, page.url, title, body[0], published, "Staff", ("News",)))
-        items.reverse()  # feeds list newest first
-        feed = rss2(channel, items, "utf-8", items[0].published or start)
-        (out_dir / channel.path.lstrip("/")).write_text(feed, encoding="utf-8")
-        manifest["publishers"].append(
-            {"name": pub.name, "slug": slug, "feeds": [{"path": channel.path, "language": "en"}]}
-        )
-    (out_dir / "manifest.json").write_text(json.dumps(manifest, indent=1), encoding="utf-8")
-    return out_dir
-
-
-def build_site(out_dir: Path, n_articles: int, seed: int) -> tuple[Path, str]:
-    """The site to serve and which generator made it."""
-    try:
-        from benchmarks.corpus import build_site as corpus_build_site  # the throughput benchmark's
-    except ImportError:
-        return generate_site(out_dir, n_articles, seed=seed), "benchmarks.memory_stream.generate_site"
-    return Path(corpus_build_site(out_dir, n_articles, seed)), "benchmarks.corpus.build_site"
 
 
 @dataclass(frozen=True)
@@ -416,11 +347,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.site_dir is not None:
         site_dir, made_by = args.site_dir, "--site-dir"
     else:
-        site_dir, made_by = build_site(work / "site", per_feed * args.feeds, seed=7)
+        made_by = "benchmarks.corpus.build_site"
+        site_dir = build_site(work / "site", per_feed * args.feeds, seed=7)
         fewest = min((f.items for f in site_feeds(site_dir)), default=0)
         if 0 < fewest < per_feed:  # articles spread unevenly over the feeds: scale up once
             n_articles = per_feed * args.feeds * per_feed // fewest + args.feeds
-            site_dir, made_by = build_site(work / "site-large", n_articles, seed=7)
+            site_dir = build_site(work / "site-large", n_articles, seed=7)
     feeds = site_feeds(site_dir)
     short = [f.path for f in feeds if f.items < int(duration_s / args.every) + 1]
     print(f"site: {site_dir} ({made_by}), {len(feeds)} feeds, {sum(f.items for f in feeds)} items")
