@@ -6,8 +6,9 @@ heavily trimmed briefs, added paragraphs, boilerplate lines, whitespace/punctuat
 copies of copies).  The other ECB+ texts, several on the same topic, are the true negatives.
 
 Gold: brute-force exact shingle Jaccard/containment of every pair with the same confirm rule.
-Predicted: pairs sharing an LSH band key (or the exact-copy key) and confirmed on the b-bit
-MinHash estimates, i.e. exactly what the band keys of ``MarkNearDuplicates`` decide.
+Predicted: pairs sharing an LSH band key (or the exact-copy key) and confirmed by the stage's
+rule: on the b-bit MinHash estimates when they are clear of the thresholds, else exactly on the
+shingle fingerprints, i.e. what ``MarkNearDuplicates`` decides.
 
 Topics are split in two: ``--tune`` prints the bands x rows grid on every other ECB+ topic (how\nthe defaults of ``NearDupSettings`` were chosen); the default run reports on the other topics only.
 Then ``MarkNearDuplicates`` runs in a pipeline over all articles and is compared, article by
@@ -39,17 +40,24 @@ from apache_beam.transforms.window import TimestampedValue
 from samples.texts import ecb_text
 from transforms.extract import content_hash
 from transforms.neardup import (
+    ACCEPT,
     EXACT_PREFIX,
+    PART,
+    VERIFY,
+    BandResult,
+    Check,
     Entry,
     MarkNearDuplicates,
-    Match,
     NearDupSettings,
     Signer,
     best_match,
+    check_answer,
     confirm,
-    containment_estimate,
     earliest,
+    estimate_verdict,
     exact_pair_similarity,
+    fingerprint_similarity,
+    gathered_parts,
     jaccard_estimate,
     shingle_words,
     shingles,
@@ -64,6 +72,7 @@ SPREAD_HOURS = 72
 TUNE = "tuning half (topics 1st, 3rd, 5th, ... in order)"
 REPORT = "reported half (the other topics)"
 GRID = ((32, 4), (37, 3), (42, 3), (32, 2), (40, 2), (50, 2), (64, 2))
+MARGINS = (0.0, 0.15)
 BITS = (8,)
 MARGIN = 0.05
 
@@ -219,10 +228,21 @@ def gold_pairs(articles: Sequence[Article], settings: NearDupSettings) -> dict[P
     return gold
 
 
-def predicted_pairs(
-    articles: Sequence[Article], settings: NearDupSettings
-) -> tuple[set[Pair], set[Pair], float]:
-    """Pairs the band keys confirm, all candidate pairs, and candidates compared per article."""
+@dataclass(frozen=True)
+class Predicted:
+    confirmed: set[Pair]  # pairs the stage's rule confirms
+    candidates: set[Pair]  # pairs sharing a key
+    compared: float  # candidate comparisons per article
+    checked: float  # exact checks per article (pairs the estimates leave undecided)
+
+
+def predicted_pairs(articles: Sequence[Article], settings: NearDupSettings) -> Predicted:
+    """What the stage's rule decides for every pair sharing a key (or the exact-copy key).
+
+    Decided on the b-bit estimates when they are clear of the thresholds by ``verify_margin``,
+    else on the exact fingerprints (``estimate_verdict``, ``fingerprint_similarity``), as the
+    stage does.
+    """
     signer = Signer(settings)
     signed = {a.article_id: signer.sign(a.article_id, 0.0, a.text, a.content_hash) for a in articles}
     buckets: dict[str, list[str]] = defaultdict(list)
@@ -231,6 +251,7 @@ def predicted_pairs(
             buckets[key].append(article_id)
     confirmed: set[Pair] = set()
     candidates: set[Pair] = set()
+    checked: set[Pair] = set()
     compared = 0
     for key, ids in buckets.items():
         for a, b in itertools.combinations(sorted(ids), 2):
@@ -243,12 +264,16 @@ def predicted_pairs(
                 continue
             ea, eb = signed[a].entry, signed[b].entry
             jaccard = jaccard_estimate(ea.signature, eb.signature, settings.signature_bits)
-            if (
-                confirm(jaccard, containment_estimate(jaccard, ea.shingles, eb.shingles), settings)
-                is not None
-            ):
+            verdict, _ = estimate_verdict(jaccard, ea.shingles, eb.shingles, settings)
+            if verdict == VERIFY:
+                checked.add((a, b))
+                exact = fingerprint_similarity(signed[a].fingerprint, signed[b].fingerprint)
+                if confirm(*exact, settings) is not None:
+                    confirmed.add((a, b))
+            elif verdict == ACCEPT:
                 confirmed.add((a, b))
-    return confirmed, candidates, 2 * compared / max(1, len(articles))
+    n = max(1, len(articles))
+    return Predicted(confirmed, candidates, 2 * compared / n, len(checked) / n)
 
 
 def near_boundary(jaccard: float, containment: float, settings: NearDupSettings) -> bool:
@@ -277,18 +302,26 @@ def loop_mark(articles: Sequence[Article], settings: NearDupSettings) -> list[Ar
     """The same computation as ``MarkNearDuplicates``, in one process, in time order."""
     signer = Signer(settings)
     buckets: dict[str, list[Entry]] = defaultdict(list)
+    fingerprints: dict[tuple[float, str], bytes] = {}
     out = []
     for article in sorted(articles, key=lambda a: (a.first_seen_at, a.article_id)):
-        signed = signer.sign(
-            article.article_id, article.first_seen_at.timestamp(), article.text, article.content_hash
-        )
-        matches: list[Match | None] = []
+        ts = article.first_seen_at.timestamp()
+        signed = signer.sign(article.article_id, ts, article.text, article.content_hash)
+        parts: list[tuple[str, BandResult]] = []
         for key in signed.keys:
             exact = key.startswith(EXACT_PREFIX)
             entry = signed.entry._replace(signature=b"") if exact else signed.entry
-            matches.append(best_match(entry, buckets[key], exact, settings))
+            parts.append((PART, best_match(entry, buckets[key], exact, settings)))
             buckets[key].append(entry)
-        best = earliest(matches)
+        gathered = gathered_parts(parts)
+        answers = [
+            check_answer(
+                Check("", ts, signed.fingerprint, c), fingerprints.get((c.ts, c.article_id)), settings
+            )
+            for c in gathered.check
+        ]
+        fingerprints[(ts, article.article_id)] = signed.fingerprint
+        best = earliest([gathered.best, *answers])
         out.append(
             article
             if best is None
@@ -365,23 +398,28 @@ def main(argv: list[str] | None = None) -> int:
         name = TUNE
         gold = gold_pairs(articles[name], defaults)
         print(f"{name}: {len(articles[name])} articles, {len(gold)} gold pairs")
-        header = f"{'bands x rows':>12} {'bits':>4} {'precision':>9} {'recall':>7} {'cand. recall':>12}"
-        print(f"  {header} {'compared/article':>16}")
-        for (bands, rows), bits in itertools.product(GRID, BITS):
-            settings = replace(defaults, bands=bands, rows=rows, signature_bits=bits)
-            predicted, candidates, compared = predicted_pairs(articles[name], settings)
-            precision, recall, _, _ = pair_scores(gold, predicted)
-            cand_recall = len(set(gold) & candidates) / max(1, len(gold))
+        header = (
+            f"{'bands x rows':>12} {'bits':>4} {'margin':>6} {'precision':>9} {'recall':>7} "
+            f"{'cand. recall':>12} {'compared/article':>16} {'checked/article':>15}"
+        )
+        print(f"  {header}")
+        grid = [(b, r, bits, m) for (b, r), bits in itertools.product(GRID, BITS) for m in MARGINS]
+        for bands, rows, bits, margin in grid:
+            settings = replace(defaults, bands=bands, rows=rows, signature_bits=bits, verify_margin=margin)
+            found = predicted_pairs(articles[name], settings)
+            precision, recall, _, _ = pair_scores(gold, found.confirmed)
+            cand_recall = len(set(gold) & found.candidates) / max(1, len(gold))
             print(
-                f"  {bands:>7} x {rows:<3} {bits:>4} {precision:>9.4f} {recall:>7.4f} {cand_recall:>12.4f} "
-                f"{compared:>16.1f}"
+                f"  {bands:>7} x {rows:<3} {bits:>4} {margin:>6.2f} {precision:>9.4f} {recall:>7.4f} "
+                f"{cand_recall:>12.4f} {found.compared:>16.1f} {found.checked:>15.2f}"
             )
         return 0
 
     name = REPORT
     report = articles[name]
     gold = gold_pairs(report, defaults)
-    predicted, candidates, compared = predicted_pairs(report, defaults)
+    found = predicted_pairs(report, defaults)
+    predicted, candidates = found.confirmed, found.candidates
     precision, recall, n_gold, n_pred = pair_scores(gold, predicted)
     sets = {a.article_id: shingles(shingle_words(a.text), defaults.shingle_size) for a in report}
     by_jaccard = {
@@ -389,17 +427,21 @@ def main(argv: list[str] | None = None) -> int:
     }
     only_containment = set(gold) - by_jaccard
     print(
-        f"settings: {defaults.bands} bands x {defaults.rows} rows, {defaults.signature_bits}-bit signatures"
+        f"settings: {defaults.bands} bands x {defaults.rows} rows, {defaults.signature_bits}-bit signatures, "
+        f"exact check within {defaults.verify_margin} of a threshold"
     )
     print(f"{name}: {len(report)} articles ({len(halves[name])} ECB+ texts + variants)")
     print(f"  pairs: gold {n_gold}, predicted {n_pred}; precision {precision:.4f}, recall {recall:.4f}")
-    print(f"  candidates compared per article: {compared:.1f}")
+    print(f"  candidates compared per article: {found.compared:.1f}")
+    print(
+        f"  pairs checked exactly per article: {found.checked:.2f} (the stage checks fewer: only earlier than a match)"
+    )
     print(
         f"  candidate recall (gold pairs sharing a key): {len(set(gold) & candidates) / max(1, n_gold):.4f}"
     )
     for label, subset in (("Jaccard >= threshold", by_jaccard), ("containment only", only_containment)):
-        found = len(subset & predicted) / max(1, len(subset))
-        print(f"  recall, gold pairs by {label}: {found:.4f} of {len(subset)}")
+        share = len(subset & predicted) / max(1, len(subset))
+        print(f"  recall, gold pairs by {label}: {share:.4f} of {len(subset)}")
     errors = (predicted - set(gold)) | (set(gold) - predicted)
     close = sum(1 for a, b in errors if near_boundary(*exact_pair_similarity(sets[a], sets[b]), defaults))
     print(
@@ -422,10 +464,11 @@ def main(argv: list[str] | None = None) -> int:
     expected = gold_duplicate_of(report, gold, defaults.ttl_s)
     right = sum(piped.get(k, "missing") == v for k, v in expected.items())
     signer = Signer(defaults)
-    sizes = [
-        state_bytes(signer.sign(a.article_id, a.first_seen_at.timestamp(), a.text, a.content_hash))
-        for a in everything
+    signed = [
+        signer.sign(a.article_id, a.first_seen_at.timestamp(), a.text, a.content_hash) for a in everything
     ]
+    sizes = [state_bytes(s) for s in signed]
+    prints = [len(s.fingerprint) for s in signed]
     print(
         f"pipeline vs loop over all {len(everything)} articles (FnApiRunner, one run; the machine is shared):"
     )
@@ -442,8 +485,10 @@ def main(argv: list[str] | None = None) -> int:
         f"pipeline {pipe_s:.2f} s ({len(everything) / pipe_s:.0f} articles/s), ratio {pipe_s / loop_s:.1f}x"
     )
     print(
-        f"  band state per tracked article: mean {statistics.mean(sizes):.0f} bytes "
-        f"(max {max(sizes)}; {defaults.bands} band entries + 1 exact-copy entry, keys not counted)"
+        f"  state per tracked article: mean {statistics.mean(sizes):.0f} bytes (max {max(sizes)}): "
+        f"{defaults.bands} band entries + 1 exact-copy entry, keys not counted, "
+        f"{statistics.mean(sizes) - statistics.mean(prints):.0f}; "
+        f"the fingerprint for exact checks, {statistics.mean(prints):.0f} (max {max(prints)})"
     )
     return 0 if len(piped) == len(everything) and agree == len(everything) else 1
 

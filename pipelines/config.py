@@ -118,6 +118,13 @@ class DedupConfig(_Strict):
     )
     near_duplicates: bool = Field(default=True, description="mark syndicated copies (duplicate_of)")
     near_ttl_days: float = Field(default=7.0, gt=0, description="how long an article is matched against")
+    near_exact_check_margin: float = Field(
+        default=0.15,
+        ge=0,
+        le=1,
+        description="a candidate pair whose estimated Jaccard is this close to deciding otherwise is "
+        "checked exactly on shingle fingerprints (0: decide on the MinHash estimates alone)",
+    )
 
 
 class ExtractConfig(_Strict):
@@ -247,7 +254,11 @@ class JobConfig(_Strict):
 
     def near_dup_settings(self, timers_fire_early: bool = False) -> NearDupSettings:
         """``timers_fire_early``: the local FnApiRunner, whose timers must not free state."""
-        return NearDupSettings(ttl_s=self.dedup.near_ttl_days * 86400, free_idle_keys=not timers_fire_early)
+        return NearDupSettings(
+            ttl_s=self.dedup.near_ttl_days * 86400,
+            free_idle_keys=not timers_fire_early,
+            verify_margin=self.dedup.near_exact_check_margin,
+        )
 
     def poll_settings(self) -> PollSettings:
         return PollSettings(self.polling.min_interval_s, self.polling.max_interval_s)

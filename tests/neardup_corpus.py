@@ -95,3 +95,35 @@ def article(article_id: str, paragraphs: list[str], seen_s: float) -> Article:
 def seen_at(a: Article) -> float:
     """Element timestamp of an article: ``first_seen_at`` in epoch seconds."""
     return a.first_seen_at.timestamp()
+
+
+def misjudged_pairs(limit: int = 400) -> dict[bool, tuple[list[str], list[str]]]:
+    """Two ``(original, copy)`` pairs the MinHash estimates alone decide wrongly, found by search.
+
+    The copy keeps the original's first paragraphs and takes the rest from another story, so
+    its exact Jaccard is near the 0.5 threshold.  ``True``: a near-duplicate by the exact rule
+    that the estimates reject; ``False``: not one, but the estimates accept it.  Deterministic
+    (seeded texts, stable hashes); searched rather than hard-coded so that it keeps holding if
+    the texts or hashes change.
+    """
+    from dataclasses import replace
+
+    from transforms.neardup import NearDupSettings, Signer, best_match, confirm, fingerprint_similarity
+
+    settings = NearDupSettings()
+    estimates_only = replace(settings, verify_margin=0.0)
+    signer = Signer(settings)
+    found: dict[bool, tuple[list[str], list[str]]] = {}
+    for seed in range(1000, 1000 + limit):  # clear of the seeds other tests use
+        base, other = story(seed, paragraphs=12), story(seed + 10_000, paragraphs=12)
+        for keep in range(5, 10):
+            copy = base[:keep] + other[: 12 - keep]
+            a = signer.sign("a", 0.0, "\n\n".join(base), None)
+            b = signer.sign("b", 1.0, "\n\n".join(copy), None)
+            exact = confirm(*fingerprint_similarity(a.fingerprint, b.fingerprint), settings) is not None
+            estimated = best_match(b.entry, [a.entry], False, estimates_only).match is not None
+            if exact != estimated:
+                found.setdefault(exact, (base, copy))
+        if len(found) == 2:
+            return found
+    raise AssertionError(f"no misjudged pairs in {limit} seeds")

@@ -1,18 +1,26 @@
 """Stage 4b, ``MarkNearDuplicates``: syndicated copies get ``duplicate_of`` = the earliest copy.
 
 The idea (issue 3): word 5-shingles of the normalised text, a 128-value MinHash signature,
-LSH bands as candidate keys, and a confirm rule on the estimated similarity::
+LSH bands as candidate keys, and a confirm rule::
 
-    est. Jaccard >= 0.5, or containment of the shorter text in the longer >= 0.8 with
-    est. Jaccard >= 0.2 (so an aggregator page holding many items does not chain stories).
+    Jaccard >= 0.5, or containment of the shorter text in the longer >= 0.8 with
+    Jaccard >= 0.2 (so an aggregator page holding many items does not chain stories).
 
-Exact copies (same ``content_hash``) are the trivial case: the hash is one more candidate key.
+A candidate pair is decided on its MinHash estimate when the rule gives the same answer for any
+Jaccard within ``verify_margin`` (0.15) of it; otherwise (about one pair per article on the
+benchmark) it is checked exactly, on the two articles' *fingerprints* (the low 32 bits of each
+shingle hash).  Exact copies (same ``content_hash``) are the trivial case: the hash is one more
+candidate key.
 
 The graph is built for distribution (no global key, no process-global dictionaries)::
 
     Article ─ 'Sign articles' ─┬─ band keys ─ 'Key by band' ─ 'Compare in bands' ─┐
-                               │                (keyed by LSH band / content hash) ├─ 'Gather by article'
-                               └─ the article itself ──────────────────────────────┘   (keyed by article)
+                               │                (keyed by LSH band / content hash) ├─ 'Gather by article' ─┬─ done
+                               ├─ the article itself ──────────────────────────────┘   (keyed by article)  │
+                               │                                                         undecided pairs │
+                               └─ fingerprint ─ 'Check undecided pairs exactly' ◄── checks ──────────────┤
+                                                 (keyed by the earlier article)                         │
+                                                         └── answers ─► 'Gather exact checks' ◄─ article ┘
 
 * **Scatter.**  Each article's compact entry ``(article_id, first_seen_at, b-bit signature,
   shingle count)`` goes to each of its band keys (plus ``x:<content_hash>``).
@@ -31,6 +39,14 @@ The graph is built for distribution (no global key, no process-global dictionari
   ``duplicate_score`` = the similarity that confirmed it (1.0 for an exact copy).  A timer is
   only a safety net (parts lost): it emits what is known after ``ttl_s + allowed_lateness_s``
   of event time *and* ``gather_timeout_s`` of wall-clock time, counting ``neardup_incomplete``.
+* **Exact checks.**  When some band left a pair undecided and the earlier article of that pair
+  is earlier than the best match found, the gather sends a check (its own fingerprint) to the
+  earlier article's key instead of emitting, and the article to a second gather that waits for
+  the answers (counter ``neardup_pairs_checked_exactly``).  Each article's fingerprint is kept
+  under its own key until ``first_seen_at + ttl_s + allowed_lateness_s`` (an event-time timer;
+  no later article can be compared with it after that); a check arriving before the fingerprint
+  waits for it.  A check whose fingerprint never comes is answered with the estimate when the
+  timer fires (``neardup_checks_on_estimates``), so nothing waits for ever.
 
 Determinism.  The comparison of two entries depends only on the two entries, the best match is
 a minimum, and each band compares an article only with articles *earlier* than it.  On a
@@ -48,7 +64,8 @@ buffer first would cost a state read per arrival, see below.  At the end of a st
 entries still buffered are released by ``flush`` and their articles may be late for a
 downstream windowed aggregation (newsbeam has none after this stage).
 
-Cost.  Each article touches ``bands + 1`` band keys and one gather key.  On the FnApiRunner
+Cost.  Each article touches ``bands + 1`` band keys, one gather key and one fingerprint key
+(plus, for an undecided pair, one check and the second gather).  On the FnApiRunner
 (Beam 2.75) every state write is slow (the state cache measures the value with ``objsize``,
 which scans every loaded module's globals, a few ms each), so the DoFns write as little as
 possible: one bag append per arrival, one rewrite per release, one append per gathered part.
@@ -88,7 +105,7 @@ from apache_beam.coders import (
     VarIntCoder,
 )
 from apache_beam.transforms.timeutil import TimeDomain
-from apache_beam.transforms.userstate import BagStateSpec, TimerSpec, on_timer
+from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
 from apache_beam.transforms.window import GlobalWindow, TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
@@ -139,6 +156,11 @@ class NearDupSettings:
     allowed_lateness_s: float = DAY_S
     free_idle_keys: bool = True  # set False on the FnApiRunner in streaming mode (see module doc)
     gather_timeout_s: float = 600.0  # wall-clock part of the gather's safety net
+    # A candidate pair whose decision would flip if its estimated Jaccard moved by this much is
+    # checked exactly, on the two articles' shingle fingerprints (0: decide on the estimates).
+    # 0.15 is ~3.4 standard errors of a 128-value 8-bit estimate at J = 0.5 (set from that
+    # figure, not tuned).
+    verify_margin: float = 0.15
 
     def __post_init__(self) -> None:
         if self.bands < 1 or self.rows < 1 or self.bands * self.rows > self.num_perm:
@@ -151,7 +173,12 @@ class NearDupSettings:
             raise ValueError("shingle_size must be positive and min_words not negative")
         if self.ttl_s <= 0 or self.allowed_lateness_s < 0 or self.gather_timeout_s < 0:
             raise ValueError("ttl_s must be positive, allowed_lateness_s and gather_timeout_s not negative")
-        for name in ("jaccard_threshold", "containment_threshold", "containment_min_jaccard"):
+        for name in (
+            "jaccard_threshold",
+            "containment_threshold",
+            "containment_min_jaccard",
+            "verify_margin",
+        ):
             if not 0.0 <= getattr(self, name) <= 1.0:
                 raise ValueError(f"{name} must be within [0, 1]")
 
@@ -285,6 +312,53 @@ def confirm(jaccard: float, containment: float, settings: NearDupSettings) -> fl
     return None
 
 
+ACCEPT, REJECT, VERIFY = "accept", "reject", "verify"
+
+
+def estimate_verdict(
+    jaccard: float, count_a: int, count_b: int, settings: NearDupSettings
+) -> tuple[str, float | None]:
+    """``(verdict, score on the estimates)`` of a candidate pair from its estimated Jaccard.
+
+    ``ACCEPT`` or ``REJECT`` when the confirm rule gives the same answer for every Jaccard
+    within ``verify_margin`` of the estimate (containment follows the Jaccard: it is estimated
+    from it and the exact shingle counts, and the rule is monotone in both), else ``VERIFY``:
+    the pair is too close to a threshold for 128 values to decide, and is checked exactly.
+    """
+
+    def accepted(j: float) -> float | None:
+        return confirm(j, containment_estimate(j, count_a, count_b), settings)
+
+    estimate = accepted(jaccard)
+    margin = settings.verify_margin
+    if margin <= 0:
+        return (REJECT if estimate is None else ACCEPT), estimate
+    if accepted(max(0.0, jaccard - margin)) is not None:
+        return ACCEPT, estimate
+    if accepted(min(1.0, jaccard + margin)) is None:
+        return REJECT, estimate
+    return VERIFY, estimate
+
+
+def fingerprint(hashes: npt.NDArray[np.uint64]) -> bytes:
+    """The sorted distinct low 32 bits of shingle hashes: 4 bytes per shingle, for exact checks.
+
+    Two distinct shingles of texts of ``n`` and ``m`` shingles share their low 32 bits with
+    probability about ``n·m / 2**32`` (2e-4 for two 1,000-shingle texts): the Jaccard computed on
+    fingerprints is the exact one but for that.
+    """
+    return np.unique((hashes & _MAX_HASH).astype("<u4")).tobytes()
+
+
+def fingerprint_similarity(a: bytes, b: bytes) -> tuple[float, float]:
+    """``(Jaccard, containment of the smaller in the larger)`` of two fingerprints."""
+    left, right = np.frombuffer(a, dtype="<u4"), np.frombuffer(b, dtype="<u4")
+    if left.size == 0 or right.size == 0:
+        return 0.0, 0.0
+    inter = int(np.intersect1d(left, right, assume_unique=True).size)
+    return inter / (left.size + right.size - inter), inter / min(left.size, right.size)
+
+
 def exact_pair_similarity(a: set[str], b: set[str]) -> tuple[float, float]:
     """Exact ``(Jaccard, containment of the smaller in the larger)`` of two shingle sets."""
     if not a or not b:
@@ -331,11 +405,31 @@ def earliest(matches: Iterable[Match | None]) -> Match | None:
     return min(found, key=Match.rank) if found else None
 
 
+class Candidate(NamedTuple):
+    """An earlier article too close to a threshold to decide on the estimates: checked exactly."""
+
+    ts: float
+    article_id: str
+    estimate: float | None  # the score on the estimates, used if the exact check cannot be made
+
+
+class BandResult(NamedTuple):
+    """What one band key finds for an entry: the earliest match, and earlier pairs to check."""
+
+    match: Match | None  # the earliest earlier entry the estimates confirm
+    check: tuple[Candidate, ...] = ()  # undecided earlier entries, all earlier than ``match``
+
+
 def best_match(
     entry: Entry, stored: Iterable[Entry], exact_key: bool, settings: NearDupSettings
-) -> Match | None:
-    """The earliest stored entry, before ``entry`` and within the TTL, that ``entry`` duplicates."""
+) -> BandResult:
+    """The earliest stored entry, before ``entry`` and within the TTL, that ``entry`` duplicates.
+
+    Pairs the estimates cannot decide (``estimate_verdict``) and that are earlier than that
+    match are returned as candidates for the exact check.
+    """
     best: Match | None = None
+    undecided: list[Candidate] = []
     for other in stored:
         if order(other) >= order(entry) or entry.ts - other.ts >= settings.ttl_s:
             continue
@@ -345,11 +439,14 @@ def best_match(
             best = Match(other.ts, other.article_id, 1.0, True)
             continue
         jaccard = jaccard_estimate(entry.signature, other.signature, settings.signature_bits)
-        containment = containment_estimate(jaccard, entry.shingles, other.shingles)
-        score = confirm(jaccard, containment, settings)
-        if score is not None:
+        verdict, score = estimate_verdict(jaccard, entry.shingles, other.shingles, settings)
+        if verdict == ACCEPT and score is not None:
             best = Match(other.ts, other.article_id, score, False)
-    return best
+        elif verdict == VERIFY:
+            undecided.append(Candidate(other.ts, other.article_id, score))
+    if best is not None:
+        undecided = [c for c in undecided if (c.ts, c.article_id) < (best.ts, best.article_id)]
+    return BandResult(best, tuple(sorted(undecided)))
 
 
 def unexpired(stored: Iterable[Entry], now: float, settings: NearDupSettings) -> list[Entry]:
@@ -380,7 +477,7 @@ def row_slot(row: Sequence[Any]) -> Slot:
 class Released:
     """What a band key decides when the watermark reaches ``now`` (see ``release``)."""
 
-    results: list[tuple[Entry, Match | None]]  # each released entry and its earliest match here
+    results: list[tuple[Entry, BandResult]]  # each released entry and what this key found for it
     slots: list[Slot]  # the state to keep
     late: int  # entries released after a later entry of this key
     changed: bool
@@ -397,7 +494,7 @@ def release(slots: Sequence[Slot], now: float, exact_key: bool, settings: NearDu
     ready = sorted((e for e in waiting if e.ts <= now), key=order)
     rest = [e for e in waiting if e.ts > now]
     newest = max((order(e) for e in kept), default=None)
-    results: list[tuple[Entry, Match | None]] = []
+    results: list[tuple[Entry, BandResult]] = []
     late = 0
     for entry in ready:
         if newest is not None and order(entry) < newest:
@@ -423,6 +520,7 @@ class Signed:
     entry: Entry
     keys: tuple[str, ...]
     near: bool  # has band keys (long enough), not only the exact-copy key
+    fingerprint: bytes = b""  # for the exact check of undecided pairs (``fingerprint``); near only
 
 
 class Signer:
@@ -432,34 +530,62 @@ class Signer:
         self.settings = settings
         self.perms = permutations(settings.num_perm, settings.seed)
 
+    def hashes(self, text: str) -> tuple[npt.NDArray[np.uint64], int]:
+        """``(distinct shingle hashes, words)`` of a text."""
+        words = shingle_words(text)
+        return shingle_hashes(words, self.settings.shingle_size), len(words)
+
     def signature(self, text: str) -> tuple[Signature, int, int]:
         """``(signature, distinct shingles, words)`` of a text."""
-        words = shingle_words(text)
-        hashes = shingle_hashes(words, self.settings.shingle_size)
-        return minhash(hashes, self.perms), int(hashes.shape[0]), len(words)
+        hashes, words = self.hashes(text)
+        return minhash(hashes, self.perms), int(hashes.shape[0]), words
+
+    def fingerprint(self, text: str) -> bytes:
+        return fingerprint(self.hashes(text)[0])
 
     def sign(self, article_id: str, ts: float, text: str, content_hash: str | None) -> Signed:
         s = self.settings
-        signature, count, words = self.signature(text)
+        hashes, words = self.hashes(text)
+        count = int(hashes.shape[0])
         keys = [EXACT_PREFIX + content_hash] if content_hash else []
         near = words >= s.min_words and count > 0
-        if near:
-            keys += band_keys(signature, s.bands, s.rows)
-        compact = compact_signature(signature, s.signature_bits) if near else b""
-        return Signed(Entry(article_id, ts, compact, count), tuple(keys), near)
+        if not near:
+            return Signed(Entry(article_id, ts, b"", count), tuple(keys), False)
+        signature = minhash(hashes, self.perms)
+        keys += band_keys(signature, s.bands, s.rows)
+        compact = compact_signature(signature, s.signature_bits)
+        verify = fingerprint(hashes) if s.verify_margin > 0 else b""
+        return Signed(Entry(article_id, ts, compact, count), tuple(keys), near, verify)
 
 
 def state_bytes(signed: Signed) -> int:
-    """Bytes of band state one article occupies (encoded entries, keys not counted)."""
+    """Bytes of state one article occupies: its band entries and its fingerprint (keys not counted)."""
     full = len(SLOT_CODER.encode(slot_row(Slot(signed.entry, True))))
     bare = len(SLOT_CODER.encode(slot_row(Slot(signed.entry._replace(signature=b""), True))))
     exact = sum(1 for key in signed.keys if key.startswith(EXACT_PREFIX))
-    return exact * bare + (len(signed.keys) - exact) * full
+    return exact * bare + (len(signed.keys) - exact) * full + len(signed.fingerprint)
 
 
 ARTICLE = "article"  # gather items: (ARTICLE, (article, number of parts to expect))
-PART = "part"  # (PART, earliest match in one band key, or None)
+PART = "part"  # (PART, a BandResult, or a Match / None: the result of one key or exact check)
 STARTED = "started"  # (STARTED, wall-clock time the key started waiting)
+STORE = "store"  # exact-check items: (STORE, the article's fingerprint)
+CHECK = "check"  # (CHECK, Check)
+AGAIN = "again"  # an article sent from the first gather to the second, with its best match so far
+
+
+def element_ts(key: str) -> float:
+    """The first-seen time in a gather key (``gather_key``)."""
+    return int(key.rsplit("@", 1)[1]) / 1e6
+
+
+class Check(NamedTuple):
+    """A request to check ``candidate`` exactly against the requesting article."""
+
+    requester: str  # the requester's gather key
+    requester_ts: float
+    fingerprint: bytes  # the requester's
+    candidate: Candidate
 
 
 @dataclass(frozen=True)
@@ -471,6 +597,17 @@ class Gathered:
     parts: int
     best: Match | None
     started: float
+    check: tuple[Candidate, ...] = ()  # undecided pairs earlier than ``best``, from every key
+
+
+def part_result(payload: Any) -> BandResult:
+    """A part's payload as a ``BandResult`` (an exact check's answer is a bare match or None)."""
+    if payload is None:
+        return BandResult(None)
+    if len(payload) == 2:
+        match, check = payload
+        return BandResult(None if match is None else Match(*match), tuple(Candidate(*c) for c in check))
+    return BandResult(Match(*payload))
 
 
 def gathered_parts(items: Iterable[tuple[str, Any]]) -> Gathered:
@@ -478,15 +615,29 @@ def gathered_parts(items: Iterable[tuple[str, Any]]) -> Gathered:
     article: Article | None = None
     expected, parts, started = -1, 0, 0.0
     best: Match | None = None
+    undecided: set[Candidate] = set()
     for kind, payload in items:
         if kind == PART:
             parts += 1
-            best = earliest([best, None if payload is None else Match(*payload)])
+            result = part_result(payload)
+            best = earliest([best, result.match])
+            undecided.update(result.check)
         elif kind == ARTICLE:
             article, expected = payload
         elif kind == STARTED:
             started = float(payload)
-    return Gathered(article, expected, parts, best, started)
+    check = sorted(c for c in undecided if best is None or (c.ts, c.article_id) < (best.ts, best.article_id))
+    return Gathered(article, expected, parts, best, started, tuple(check))
+
+
+def check_answer(check: Check, stored: bytes | None, settings: NearDupSettings) -> Match | None:
+    """The exact check of a candidate pair, or its estimate when the candidate's fingerprint is gone."""
+    c = check.candidate
+    if stored is None:
+        score = c.estimate
+    else:
+        score = confirm(*fingerprint_similarity(check.fingerprint, stored), settings)
+    return None if score is None else Match(c.ts, c.article_id, score, False)
 
 
 # --------------------------------------------------------------------------------------------
@@ -518,6 +669,8 @@ class _ScatterFn(beam.DoFn):
         self._state_bytes.update(state_bytes(signed))
         target = gather_key(article.article_id, ts)
         yield beam.pvalue.TaggedOutput(ARTICLE, (target, (ARTICLE, (article, len(signed.keys)))))
+        if signed.fingerprint:
+            yield beam.pvalue.TaggedOutput(STORE, TimestampedValue((target, (STORE, signed.fingerprint)), ts))
         for key in signed.keys:
             # the exact-copy key needs no signature: any entry under it is an exact copy
             entry = signed.entry._replace(signature=b"") if key.startswith(EXACT_PREFIX) else signed.entry
@@ -613,7 +766,12 @@ class _CompareInBandFn(beam.DoFn):
 
 
 class _GatherFn(beam.DoFn):
-    """Keyed by ``article_id@first_seen_at``: the article back with the best match of all bands."""
+    """Keyed by ``article_id@first_seen_at``: the article back with the best match of all bands.
+
+    With ``checks`` (the first gather), an article whose keys left undecided pairs earlier than
+    its best match is not emitted: a ``CHECK`` goes to each candidate's key, and the article with
+    its best match so far to the second gather (``AGAIN``), which waits for the answers.
+    """
 
     ITEMS = BagStateSpec("items", PickleCoder())
     SAFETY = TimerSpec("safety", TimeDomain.WATERMARK)
@@ -622,11 +780,14 @@ class _GatherFn(beam.DoFn):
     # Prism from ever finishing a run.
     RETRY = TimerSpec("retry", TimeDomain.REAL_TIME)
 
-    def __init__(self, settings: NearDupSettings) -> None:
+    def __init__(self, settings: NearDupSettings, checks: bool = False) -> None:
         self._settings = settings
+        self._checks = checks
 
     def setup(self) -> None:
         fast_state_sizing()  # see transforms/worker.py
+        self._signer = Signer(self._settings)
+        self._checked = metrics.counter("neardup_pairs_checked_exactly")
         self._near = metrics.counter("near_duplicates")
         self._exact = metrics.counter("exact_duplicates")
         self._canonical = metrics.counter("neardup_canonical")
@@ -663,9 +824,28 @@ class _GatherFn(beam.DoFn):
             items.clear()
             safety.clear()
             retry.clear()
-            yield from self._emit(gathered.article, gathered.best)
+            if self._checks and gathered.check:
+                yield from self._ask(element[0], gathered)
+            else:
+                yield from self._emit(gathered.article, gathered.best)
             return
         items.add((kind, payload))
+
+    def _ask(self, key: str, gathered: Gathered) -> Iterator[Any]:
+        """Send the undecided pairs to exact checks; the article waits in the second gather."""
+        article = gathered.article
+        assert article is not None
+        ts = article.first_seen_at.timestamp()
+        mine = self._signer.fingerprint(article.text)
+        self._checked.inc(len(gathered.check))
+        best = gathered.best
+        yield beam.pvalue.TaggedOutput(AGAIN, (key, (ARTICLE, (article, len(gathered.check) + 1))))
+        yield beam.pvalue.TaggedOutput(AGAIN, (key, (PART, BandResult(best))))
+        for candidate in gathered.check:
+            target = gather_key(candidate.article_id, candidate.ts)
+            yield beam.pvalue.TaggedOutput(
+                CHECK, TimestampedValue((target, (CHECK, Check(key, ts, mine, candidate))), ts)
+            )
 
     @on_timer(SAFETY)
     def safety_net(
@@ -700,6 +880,71 @@ class _GatherFn(beam.DoFn):
         yield from self._emit(gathered.article, gathered.best)
 
 
+class _CheckExactlyFn(beam.DoFn):
+    """Keyed by ``article_id@first_seen_at``: the article's fingerprint, and the exact checks asked of it.
+
+    ``STORE`` keeps the fingerprint (4 bytes per shingle) and answers the checks that arrived
+    before it; a ``CHECK`` is answered at once when the fingerprint is there, else kept until it
+    comes.  ``expire`` (event time: first seen + TTL + allowed lateness, when no later article
+    can be compared with this one any more) frees the key; checks still waiting then (the
+    fingerprint never came) are answered with their estimate and counted.
+    """
+
+    FINGERPRINT = ReadModifyWriteStateSpec("fingerprint", BytesCoder())
+    WAITING = BagStateSpec("waiting", PickleCoder())
+    EXPIRE = TimerSpec("expire", TimeDomain.WATERMARK)
+
+    def __init__(self, settings: NearDupSettings) -> None:
+        self._settings = settings
+
+    def setup(self) -> None:
+        fast_state_sizing()  # see transforms/worker.py
+        self._unanswered = metrics.counter("neardup_checks_on_estimates")
+
+    def _answer(self, check: Check, stored: bytes | None) -> TimestampedValue:
+        match = check_answer(check, stored, self._settings)
+        return TimestampedValue((check.requester, (PART, match)), check.requester_ts)
+
+    def process(
+        self,
+        element: tuple[str, tuple[str, Any]],
+        stored: Any = beam.DoFn.StateParam(FINGERPRINT),
+        waiting: Any = beam.DoFn.StateParam(WAITING),
+        expire: Any = beam.DoFn.TimerParam(EXPIRE),
+    ) -> Iterator[Any]:
+        kind, payload = element[1]
+        s = self._settings
+        if kind == STORE:
+            stored.write(payload)
+            expire.set(Timestamp.of(float(element_ts(element[0])) + s.ttl_s + s.allowed_lateness_s))
+            pending = list(waiting.read())
+            if pending:
+                waiting.clear()
+                for check in pending:
+                    yield self._answer(Check(*check), payload)
+            return
+        check = Check(*payload)
+        fingerprint = stored.read()
+        if fingerprint is not None:
+            yield self._answer(check, fingerprint)
+            return
+        waiting.add(check)
+        expire.set(Timestamp.of(check.candidate.ts + s.ttl_s + s.allowed_lateness_s))
+
+    @on_timer(EXPIRE)
+    def expire(
+        self,
+        stored: Any = beam.DoFn.StateParam(FINGERPRINT),
+        waiting: Any = beam.DoFn.StateParam(WAITING),
+    ) -> Iterator[Any]:
+        pending = [Check(*check) for check in waiting.read()]
+        self._unanswered.inc(len(pending))
+        for check in pending:
+            yield self._answer(check, None)
+        stored.clear()
+        waiting.clear()
+
+
 class MarkNearDuplicates(beam.PTransform):
     """``Article`` in, ``Article`` out: later copies get ``duplicate_of``/``duplicate_score``.
 
@@ -714,15 +959,30 @@ class MarkNearDuplicates(beam.PTransform):
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
         s = self._settings
         scattered = articles | "Sign articles" >> beam.ParDo(_ScatterFn(s)).with_outputs(
-            ARTICLE, main="entries"
+            ARTICLE, STORE, main="entries"
         )
         parts = (
             scattered.entries
             | "Key by band" >> beam.Map(lambda kv: (kv[0], tuple(kv[1]))).with_output_types(tuple[str, Any])
             | "Compare in bands" >> beam.ParDo(_CompareInBandFn(s)).with_output_types(tuple[str, Any])
         )
-        return (
+        gathered = (
             (scattered[ARTICLE], parts)
             | "Merge articles and parts" >> beam.Flatten().with_output_types(tuple[str, Any])
-            | "Gather by article" >> beam.ParDo(_GatherFn(s)).with_output_types(Article)
+            | "Gather by article"
+            >> beam.ParDo(_GatherFn(s, checks=True)).with_outputs(CHECK, AGAIN, main="done")
+        )
+        answers = (
+            (scattered[STORE], gathered[CHECK])
+            | "Merge fingerprints and checks" >> beam.Flatten().with_output_types(tuple[str, Any])
+            | "Check undecided pairs exactly"
+            >> beam.ParDo(_CheckExactlyFn(s)).with_output_types(tuple[str, Any])
+        )
+        checked = (
+            (gathered[AGAIN], answers)
+            | "Merge articles and answers" >> beam.Flatten().with_output_types(tuple[str, Any])
+            | "Gather exact checks" >> beam.ParDo(_GatherFn(s)).with_output_types(Article)
+        )
+        return (gathered.done, checked) | "Merge checked and unchecked" >> beam.Flatten().with_output_types(
+            Article
         )

@@ -13,7 +13,7 @@ from apache_beam.testing.test_pipeline import TestPipeline
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from tests.neardup_corpus import article, seen_at, story
+from tests.neardup_corpus import article, misjudged_pairs, seen_at, story
 from transforms.neardup import MarkNearDuplicates, NearDupSettings
 from transforms.records import Article
 
@@ -105,6 +105,34 @@ def test_short_texts_are_matched_only_when_exact() -> None:
         )
 
 
+def borderline() -> tuple[list[Article], dict[str, str | None]]:
+    """Two pairs the MinHash estimates decide wrongly, and the right ``duplicate_of``."""
+    pairs = misjudged_pairs()
+    articles = []
+    expected: dict[str, str | None] = {}
+    for name, is_copy in (("near", True), ("far", False)):
+        original, copy = pairs[is_copy]
+        articles += [article(f"{name}-original", original, 30.0), article(f"{name}-copy", copy, 90.0)]
+        expected |= {f"{name}-original": None, f"{name}-copy": f"{name}-original" if is_copy else None}
+    return articles, expected
+
+
+def test_pairs_too_close_to_a_threshold_for_the_estimates_are_decided_exactly() -> None:
+    """A copy whose estimated Jaccard falls under 0.5 while the exact one is 0.5 or more is found,
+    and a non-copy estimated above 0.5 is not (the exact check on the fingerprints decides)."""
+    articles, expected = borderline()
+    with TestPipeline(runner="FnApiRunner") as p:
+        marked = (
+            p
+            | beam.Create(articles[::-1])
+            | beam.Map(lambda a: TimestampedValue(a, seen_at(a)))
+            | MarkNearDuplicates(NearDupSettings())
+        )
+        assert_that(
+            marked | beam.Map(lambda a: (a.article_id, a.duplicate_of)), equal_to(list(expected.items()))
+        )
+
+
 def run_to_files(articles: list[Article], out: Path, options: PipelineOptions) -> dict[str, list]:
     with beam.Pipeline(options=options) as p:
         _ = (
@@ -153,7 +181,8 @@ def test_one_worker_and_two_worker_processes_give_the_same_result(tmp_path: Path
     (``FnApiRunner._get_bundle_manager``), so keys are never processed concurrently here;
     ``tests/runners/test_neardup_prism.py`` compares with Prism, which does.
     """
-    articles = bursts()
+    near, expected = borderline()
+    articles = bursts() + near
     rng = random.Random(5)
     one = run_to_files(
         rng.sample(articles, len(articles)), tmp_path / "one", PipelineOptions(runner="FnApiRunner")
@@ -165,3 +194,4 @@ def test_one_worker_and_two_worker_processes_give_the_same_result(tmp_path: Path
     )
     assert one == two
     check_earliest_copies(articles, one)
+    assert {k: one[k][0] for k in expected} == expected

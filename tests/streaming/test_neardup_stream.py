@@ -9,7 +9,7 @@ from apache_beam.testing.test_stream import TestStream
 from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
-from tests.neardup_corpus import T0, article, seen_at, story
+from tests.neardup_corpus import T0, article, misjudged_pairs, seen_at, story
 from transforms.neardup import MarkNearDuplicates, NearDupSettings
 from transforms.records import Article
 
@@ -76,5 +76,37 @@ def test_out_of_order_arrival_still_makes_the_earliest_canonical() -> None:
             ("copy-2", "original"),
             ("other", None),
             ("other-copy", "other"),
+        ],
+    )
+
+
+def test_undecided_pairs_are_checked_exactly_in_a_stream_and_their_state_expires() -> None:
+    """The borderline pairs of ``misjudged_pairs`` arriving copy first, across watermark steps:
+    the copy is checked against the original's fingerprint, whichever reaches the check first;
+    a copy seen beyond the TTL of both starts afresh."""
+    pairs = misjudged_pairs()
+    near_original, near_copy = pairs[True]
+    far_original, far_copy = pairs[False]
+    stream = (
+        TestStream()
+        .add_elements(
+            [_at(article("near-copy", near_copy, 300.0)), _at(article("far-copy", far_copy, 310.0))]
+        )
+        .add_elements([_at(article("near-original", near_original, 100.0))])
+        .advance_watermark_to(T + 200)
+        .add_elements([_at(article("far-original", far_original, 250.0))])
+        .advance_watermark_to(T + 400)
+        .add_elements([_at(article("near-copy-again", near_copy, 1500.0))])  # beyond the TTL of both
+        .advance_watermark_to(T + 1600)
+        .advance_watermark_to_infinity()
+    )
+    _run(
+        stream,
+        [
+            ("near-original", None),
+            ("near-copy", "near-original"),
+            ("far-original", None),
+            ("far-copy", None),
+            ("near-copy-again", None),
         ],
     )

@@ -18,6 +18,8 @@ from transforms.neardup import (
     ARTICLE,
     PART,
     STARTED,
+    BandResult,
+    Check,
     Entry,
     Match,
     NearDupSettings,
@@ -25,6 +27,7 @@ from transforms.neardup import (
     Slot,
     band_keys,
     best_match,
+    check_answer,
     compact_signature,
     confirm,
     containment_estimate,
@@ -142,7 +145,7 @@ def test_a_trimmed_copy_shares_bands_and_is_confirmed() -> None:
     paragraphs = story(5, paragraphs=10)
     full = signer.sign("a", 0.0, "\n\n".join(paragraphs), None).entry
     trimmed = signer.sign("b", 1.0, "\n\n".join(paragraphs[:8]), None).entry
-    assert best_match(trimmed, [full], False, SETTINGS) is not None
+    assert best_match(trimmed, [full], False, SETTINGS).match is not None
 
 
 def test_containment_estimate_from_jaccard_and_counts() -> None:
@@ -174,13 +177,26 @@ def test_an_aggregator_page_is_not_a_duplicate_of_the_stories_it_holds() -> None
     assert containment > 0.95 and jaccard < 0.2
     assert confirm(jaccard, containment, SETTINGS) is None
     signer = Signer(SETTINGS)
-    story_entry = signer.sign("story", 1.0, "\n\n".join(one), None).entry
-    page_entry = signer.sign("page", 0.0, "\n\n".join(page), None).entry
-    assert best_match(story_entry, [page_entry], False, SETTINGS) is None
+    story_signed = signer.sign("story", 1.0, "\n\n".join(one), None)
+    page_signed = signer.sign("page", 0.0, "\n\n".join(page), None)
+    found = best_match(story_signed.entry, [page_signed.entry], False, SETTINGS)
+    assert found.match is None
+    # the estimates alone do not decide it (the Jaccard is close to the 0.2 floor): the exact
+    # check on the fingerprints rejects it
+    assert [c.article_id for c in found.check] == ["page"]
+    request = Check("story@1000000", 1.0, story_signed.fingerprint, found.check[0])
+    assert check_answer(request, page_signed.fingerprint, SETTINGS) is None
     # whereas a brief holding the first two paragraphs of a six-paragraph story is a copy
     full = story(20, paragraphs=6)
-    brief = signer.sign("brief", 1.0, "\n\n".join(full[:3]), None).entry
-    assert best_match(brief, [signer.sign("full", 0.0, "\n\n".join(full), None).entry], False, SETTINGS)
+    brief = signer.sign("brief", 1.0, "\n\n".join(full[:3]), None)
+    original = signer.sign("full", 0.0, "\n\n".join(full), None)
+    copy = best_match(brief.entry, [original.entry], False, SETTINGS)
+    if copy.match is None:  # undecided on the estimates: the exact check confirms it
+        assert [c.article_id for c in copy.check] == ["full"]
+        answer = check_answer(
+            Check("brief@1000000", 1.0, brief.fingerprint, copy.check[0]), original.fingerprint, SETTINGS
+        )
+        assert answer is not None and answer.article_id == "full" and answer.score > 0.95
 
 
 def test_best_match_is_the_earliest_confirmed_earlier_entry_within_the_ttl() -> None:
@@ -198,13 +214,13 @@ def test_best_match_is_the_earliest_confirmed_earlier_entry_within_the_ttl() -> 
         Entry("c", 6 * day, sig, 300),
         Entry("later", 11 * day, sig, 300),
     ]
-    match = best_match(me, stored, False, SETTINGS)
+    match = best_match(me, stored, False, SETTINGS).match
     assert match is not None and (match.article_id, match.exact) == ("a", False)
     assert match.score == pytest.approx(1.0)
     copies = [e for e in stored if e.article_id != "unrelated"]  # under an exact key, all are copies
-    exact = best_match(me, copies, True, SETTINGS)
+    exact = best_match(me, copies, True, SETTINGS).match
     assert exact is not None and (exact.article_id, exact.score, exact.exact) == ("a", 1.0, True)
-    assert best_match(Entry("first", 0.0, sig, 300), stored, False, SETTINGS) is None
+    assert best_match(Entry("first", 0.0, sig, 300), stored, False, SETTINGS) == BandResult(None, ())
 
 
 def test_unexpired_keeps_what_a_late_record_may_still_match() -> None:
@@ -233,7 +249,7 @@ def test_release_compares_in_time_order_and_keeps_later_entries_buffered() -> No
     )
     slots = [Slot(e, False) for e in (late_copy, copy, future, original)]  # arrival order
     done = release(slots, 500.0, False, SETTINGS)
-    assert [(e.article_id, m.article_id if m else None) for e, m in done.results] == [
+    assert [(e.article_id, r.match.article_id if r.match else None) for e, r in done.results] == [
         ("original", None),
         ("copy", "original"),
         ("late-copy", "original"),
@@ -248,7 +264,7 @@ def test_release_compares_in_time_order_and_keeps_later_entries_buffered() -> No
     # an entry released behind a later one is counted late, compared with what is stored
     again = release([*done.slots, Slot(Entry("early", 50.0, sig, 300), False)], 950.0, False, SETTINGS)
     assert again.late == 1
-    assert [(e.article_id, m.article_id if m else None) for e, m in again.results] == [
+    assert [(e.article_id, r.match.article_id if r.match else None) for e, r in again.results] == [
         ("early", None),
         ("future", "early"),
     ]
