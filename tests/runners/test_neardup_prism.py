@@ -9,7 +9,7 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from pipelines.cli import find_prism
-from tests.pipeline.test_neardup import bursts, check_earliest_copies, run_to_files
+from tests.pipeline.test_neardup import borderline, bursts, check_earliest_copies, run_to_files
 
 pytestmark = [
     pytest.mark.runners,
@@ -18,7 +18,8 @@ pytestmark = [
 
 
 def test_prism_gives_the_same_result_as_one_worker(tmp_path: Path) -> None:
-    articles = bursts()
+    near, expected = borderline()  # pairs only the exact check decides right
+    articles = bursts() + near
     rng = random.Random(8)
     one = run_to_files(
         rng.sample(articles, len(articles)), tmp_path / "one", PipelineOptions(runner="FnApiRunner")
@@ -30,3 +31,4 @@ def test_prism_gives_the_same_result_as_one_worker(tmp_path: Path) -> None:
     )
     assert prism == one
     check_earliest_copies(articles, prism)
+    assert {k: prism[k][0] for k in expected} == expected
