@@ -438,10 +438,19 @@ def _run(
         replay=replay,
     )
     if plan.local_streaming and (config.dedup.near_duplicates or config.stories.enabled):
+        if config.local_streaming_keyed_stages:
+            note = (
+                "near-duplicates and stories compare articles in arrival order, and keep up only "
+                "with about one article every two seconds"
+            )
+        else:
+            note = (
+                "near-duplicate and story detection are off (local_streaming_keyed_stages: true "
+                "runs them, slowly); bounded runs on the default runner and cluster runners have them"
+            )
         print(
-            "newsbeam: note: near-duplicate and story detection are off on Prism and in streaming "
-            "runs on a local runner (see README, Known issues); bounded runs on the default "
-            "runner and cluster runners have them",
+            f"newsbeam: note: on Prism and in streaming runs on a local runner, {note} "
+            "(see README, Known issues)",
             file=sys.stderr,
         )
     if not any(arg.startswith("--runner") for arg in beam_args):

@@ -7,7 +7,7 @@ here.  Unknown keys are errors, so a typo does not silently fall back to a defau
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -203,6 +203,11 @@ class WriteConfig(_Strict):
 class JobConfig(_Strict):
     output: str = "data"
     follow: bool = Field(default=False, description="poll until stopped (as --follow)")
+    local_streaming_keyed_stages: bool = Field(
+        default=False,
+        description="on Prism and in streaming runs on a local runner, run near-duplicate and story "
+        "detection too, comparing articles in arrival order (README, Known issues: slow there)",
+    )
     feeds_base_url: str | None = None
     feeds: list[FeedConfig] = Field(default_factory=list)
     http: HttpConfig = HttpConfig()
@@ -252,12 +257,16 @@ class JobConfig(_Strict):
         http["allowed_networks"] = tuple(self.http.allowed_networks)
         return HttpSettings(**http)
 
-    def near_dup_settings(self, timers_fire_early: bool = False) -> NearDupSettings:
-        """``timers_fire_early``: the local FnApiRunner, whose timers must not free state."""
+    def near_dup_settings(
+        self, timers_fire_early: bool = False, in_arrival_order: bool = False
+    ) -> NearDupSettings:
+        """``timers_fire_early``: the local FnApiRunner, whose timers must not free state;
+        ``in_arrival_order``: a local streaming run (see ``RunPlan.local_streaming``)."""
         return NearDupSettings(
             ttl_s=self.dedup.near_ttl_days * 86400,
             free_idle_keys=not timers_fire_early,
             verify_margin=self.dedup.near_exact_check_margin,
+            release_on_arrival=in_arrival_order,
         )
 
     def poll_settings(self) -> PollSettings:
@@ -280,8 +289,16 @@ class JobConfig(_Strict):
             batch_size=self.entities.batch_size,
         )
 
-    def story_settings(self) -> StorySettings:
-        return StorySettings(**self.stories.model_dump(exclude={"enabled"}))
+    def story_settings(
+        self, timers_fire_early: bool = False, in_arrival_order: bool = False
+    ) -> StorySettings:
+        """As ``near_dup_settings``."""
+        settings = StorySettings(**self.stories.model_dump(exclude={"enabled"}))
+        return replace(
+            settings,
+            free_idle_keys=settings.free_idle_keys and not timers_fire_early,
+            release_on_arrival=in_arrival_order,
+        )
 
 
 Location = tuple[str | int, ...]

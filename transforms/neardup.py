@@ -155,6 +155,9 @@ class NearDupSettings:
     ttl_s: float = 7 * DAY_S
     allowed_lateness_s: float = DAY_S
     free_idle_keys: bool = True  # set False on the FnApiRunner in streaming mode (see module doc)
+    # Compare each entry when it arrives instead of when the watermark passes it (local streaming
+    # runs, see the module doc): no release timers, arrival order instead of time order.
+    release_on_arrival: bool = False
     gather_timeout_s: float = 600.0  # wall-clock part of the gather's safety net
     # A candidate pair whose decision would flip if its estimated Jaccard moved by this much is
     # checked exactly, on the two articles' shingle fingerprints (0: decide on the estimates).
@@ -704,9 +707,17 @@ class _CompareInBandFn(beam.DoFn):
         slots: Any = beam.DoFn.StateParam(SLOTS),
         wake: Any = beam.DoFn.TimerParam(WAKE),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
-    ) -> None:
+    ) -> Iterator[Any]:
         entry = Entry(*element[1])
         slots.add(slot_row(Slot(entry, False)))
+        s = self._settings
+        if s.release_on_arrival:
+            done, outputs = self._release(element[0], entry.ts, slots)
+            yield from outputs
+            if s.free_idle_keys:  # only the idle-key wake-up, far ahead
+                newest = max(slot.entry.ts for slot in done.slots)
+                wake.set(Timestamp.of(newest + s.ttl_s + s.allowed_lateness_s))
+            return
         wake.set(Timestamp.of(entry.ts))  # may postpone an earlier entry's release: still in order
         flush.set(GlobalWindow().max_timestamp())
 
@@ -916,7 +927,8 @@ class _CheckExactlyFn(beam.DoFn):
         s = self._settings
         if kind == STORE:
             stored.write(payload)
-            expire.set(Timestamp.of(float(element_ts(element[0])) + s.ttl_s + s.allowed_lateness_s))
+            if s.free_idle_keys:
+                expire.set(Timestamp.of(float(element_ts(element[0])) + s.ttl_s + s.allowed_lateness_s))
             pending = list(waiting.read())
             if pending:
                 waiting.clear()
@@ -929,7 +941,8 @@ class _CheckExactlyFn(beam.DoFn):
             yield self._answer(check, fingerprint)
             return
         waiting.add(check)
-        expire.set(Timestamp.of(check.candidate.ts + s.ttl_s + s.allowed_lateness_s))
+        if s.free_idle_keys:  # else the fingerprint answers it when it comes
+            expire.set(Timestamp.of(check.candidate.ts + s.ttl_s + s.allowed_lateness_s))
 
     @on_timer(EXPIRE)
     def expire(

@@ -135,6 +135,9 @@ class StorySettings:
     # the gather's safety net.
     allowed_lateness_hours: float = 24.0
     free_idle_keys: bool = True
+    # Link each article in a key when it arrives, not when the watermark passes it (local
+    # streaming runs; see transforms/neardup.py): arrival order instead of time order.
+    release_on_arrival: bool = False
     gather_timeout_s: float = 600.0
     # Rounds of pointer jumping that turn best-member links into story roots: chains of up to
     # 2**resolve_rounds links are resolved to their root; a longer chain ends that many links up.
@@ -845,9 +848,17 @@ class _LinkInKeyFn(beam.DoFn):
         slots: Any = beam.DoFn.StateParam(SLOTS),
         wake: Any = beam.DoFn.TimerParam(WAKE),
         flush: Any = beam.DoFn.TimerParam(FLUSH),
-    ) -> None:
+    ) -> Iterator[Any]:
         slot = StorySlot(*element[1])
         slots.add(tuple(slot))
+        s = self._settings
+        if s.release_on_arrival:
+            done, outputs = self._release(element[0], slot.ts, slots)
+            yield from outputs
+            if s.free_idle_keys and done.slots:  # only the idle-key wake-up, far ahead
+                newest = max(kept.ts for kept in done.slots)
+                wake.set(Timestamp.of(newest + (s.window_hours + s.allowed_lateness_hours) * 3600.0 + 1.0))
+            return
         wake.set(Timestamp.of(slot.ts))  # may postpone an earlier arrival's release: still in order
         flush.set(GlobalWindow().max_timestamp())
 

@@ -54,6 +54,17 @@ def _publishers(output: Path) -> set[str]:
     return {p for (p,) in connect(output).sql("SELECT DISTINCT publisher FROM articles").fetchall()}
 
 
+def _start(config: Path, base_url: str) -> subprocess.Popen[str]:
+    """``newsbeam run`` following ``config`` (``follow: true``) in a child process."""
+    return subprocess.Popen(
+        [*CLI, "--config", str(config), "--feeds-base-url", base_url],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+
+
 def _wait_for(condition: object, timeout_s: float, proc: subprocess.Popen[str]) -> None:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
@@ -69,13 +80,7 @@ def test_follow_writes_while_running_reloads_feeds_and_stops_on_sigint(tmp_path:
     output, config = tmp_path / "out", tmp_path / "job.yaml"
     _write_config(config, output, [("daily-ledger.xml", "The Daily Ledger")])
     with SampleSite(replay=Replay(initial=1, every_s=1.0)) as site:
-        proc = subprocess.Popen(
-            [*CLI, "--config", str(config), "--feeds-base-url", site.base_url],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-        )
+        proc = _start(config, site.base_url)
         try:
             # Files appear while the job runs (poll interval + writer buffering, plus start-up).
             _wait_for(lambda: "The Daily Ledger" in _publishers(output), 90, proc)
@@ -99,3 +104,29 @@ def test_follow_writes_while_running_reloads_feeds_and_stops_on_sigint(tmp_path:
     assert "stopped; the complete files written so far" in stderr
     rows = connect(output).sql("SELECT count(*), count(DISTINCT article_id) FROM articles").fetchall()[0]
     assert rows[0] == rows[1] > first  # every file complete and readable, no duplicate rows
+
+
+def test_follow_with_keyed_stages_gives_every_row_its_story(tmp_path: Path) -> None:
+    """``local_streaming_keyed_stages: true``: near-duplicates and stories run on Prism too, in
+    arrival order; at a low article rate every written row has its story."""
+    output, config = tmp_path / "out", tmp_path / "job.yaml"
+    feeds = [("daily-ledger.xml", "The Daily Ledger"), ("capital-bulletin-world.xml", "Capital Bulletin")]
+    _write_config(config, output, feeds)
+    config.write_text("local_streaming_keyed_stages: true\n" + config.read_text())
+    with SampleSite(replay=Replay(initial=3, every_s=4.0)) as site:
+        proc = _start(config, site.base_url)
+        try:
+            _wait_for(lambda: _count(output) >= 10, 240, proc)
+        finally:
+            proc.send_signal(signal.SIGINT)
+            _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-3000:]
+    assert "compare articles in arrival order" in stderr
+    total, with_story = connect(output).sql("SELECT count(*), count(story_id) FROM articles").fetchall()[0]
+    assert total == with_story >= 10
+
+
+def _count(output: Path) -> int:
+    if not any(output.glob("articles/date=*/*.parquet")):
+        return 0
+    return int(connect(output).sql("SELECT count(*) FROM articles").fetchall()[0][0])

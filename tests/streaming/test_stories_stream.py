@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 
 import apache_beam as beam
@@ -87,3 +88,34 @@ def test_out_of_order_arrival_still_makes_the_earliest_the_root() -> None:
             ("freddy-2", "freddy-1"),
         ],
     )
+
+
+def test_release_on_arrival_links_in_arrival_order() -> None:
+    """``release_on_arrival`` (Prism and local streaming runs): each article is linked when it
+    arrives, with no release timers; in time order the first article is the root, but a rewrite
+    arriving before an article seen earlier is not linked with it (each starts its own story)."""
+    stream = (
+        TestStream()
+        .add_elements([article("etna-1", "etna", 100.0)])
+        .add_elements([article("etna-2", "etna", 200.0)])
+        .advance_watermark_to(T + 300)
+        .add_elements([article("etna-3", "etna", 300.0)])
+        .add_elements([article("freddy-2", "freddy", 700.0)])  # arrives first ...
+        .add_elements([article("freddy-1", "freddy", 600.0)])  # ... seen before it
+        .advance_watermark_to(T + 800)
+        .advance_watermark_to_infinity()
+    )
+    with TestPipeline(options=StandardOptions(streaming=True)) as p:
+        out = p | stream | AssignStories(replace(SETTINGS, release_on_arrival=True))
+        assert_that(
+            out | beam.Map(_story),
+            equal_to(
+                [
+                    ("etna-1", "etna-1"),
+                    ("etna-2", "etna-1"),
+                    ("etna-3", "etna-1"),
+                    ("freddy-2", "freddy-2"),
+                    ("freddy-1", "freddy-1"),
+                ]
+            ),
+        )
