@@ -75,7 +75,7 @@ nearly always match its first copy directly, so a copy of a copy points to the e
 canonical.  When a copy only matches an intermediate copy (edits drifting further at each
 hop), ``duplicate_of`` names that intermediate copy: resolving such chains needs the
 intermediate's own result, which a loop-free graph cannot feed back into the band state (in
-``benchmarks/neardup_quality.py``, 64 of 1431 copies, 4.5%, point to a copy).  A one-hop
+``benchmarks/neardup_quality.py``, 59 of 1430 copies, 4.1%, point to a copy).  A one-hop
 "resolve" stage keyed by the matched article would fix the two-step chains, but it has to keep
 each article's result until its copies arrive, and freeing that by an event-time timer proved
 unsafe downstream of two timer-driven stages on the DirectRunner (the timer fired before a
