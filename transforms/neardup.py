@@ -570,7 +570,7 @@ def state_bytes(signed: Signed) -> int:
 
 
 ARTICLE = "article"  # gather items: (ARTICLE, (article, number of parts to expect))
-PART = "part"  # (PART, a BandResult, or a Match / None: the result of one key or exact check)
+PART = "part"  # (PART, BandResult): what one key found, or the answer of one exact check
 STARTED = "started"  # (STARTED, wall-clock time the key started waiting)
 STORE = "store"  # exact-check items: (STORE, the article's fingerprint)
 CHECK = "check"  # (CHECK, Check)
@@ -604,13 +604,9 @@ class Gathered:
 
 
 def part_result(payload: Any) -> BandResult:
-    """A part's payload as a ``BandResult`` (an exact check's answer is a bare match or None)."""
-    if payload is None:
-        return BandResult(None)
-    if len(payload) == 2:
-        match, check = payload
-        return BandResult(None if match is None else Match(*match), tuple(Candidate(*c) for c in check))
-    return BandResult(Match(*payload))
+    """A part's payload as a ``BandResult`` (whatever tuple types the coder gave back)."""
+    match, check = payload
+    return BandResult(None if match is None else Match(*match), tuple(Candidate(*c) for c in check))
 
 
 def gathered_parts(items: Iterable[tuple[str, Any]]) -> Gathered:
@@ -914,7 +910,7 @@ class _CheckExactlyFn(beam.DoFn):
 
     def _answer(self, check: Check, stored: bytes | None) -> TimestampedValue:
         match = check_answer(check, stored, self._settings)
-        return TimestampedValue((check.requester, (PART, match)), check.requester_ts)
+        return TimestampedValue((check.requester, (PART, BandResult(match))), check.requester_ts)
 
     def process(
         self,

@@ -19,6 +19,7 @@ from transforms.neardup import (
     PART,
     STARTED,
     BandResult,
+    Candidate,
     Check,
     Entry,
     Match,
@@ -277,13 +278,15 @@ def test_gathered_parts_fold_to_the_earliest_match() -> None:
     article = object()
     items = [
         (STARTED, 12.0),
-        (PART, None),
-        (PART, Match(200.0, "b", 0.7, False)),
+        (PART, BandResult(None)),
+        (PART, BandResult(Match(200.0, "b", 0.7, False), (Candidate(50.0, "z", None),))),
         (ARTICLE, (article, 4)),
-        (PART, Match(100.0, "a", 0.9, False)),
-        (PART, Match(100.0, "a", 1.0, True)),
+        (PART, BandResult(Match(100.0, "a", 0.9, False), (Candidate(150.0, "y", 0.6),))),
+        (PART, (Match(100.0, "a", 1.0, True), ())),  # plain tuples, as a coder may give them back
     ]
     gathered = gathered_parts(items)
     assert (gathered.article, gathered.expected, gathered.parts, gathered.started) == (article, 4, 4, 12.0)
     assert gathered.best == Match(100.0, "a", 1.0, True)
+    # undecided pairs from every key, only those earlier than the best match
+    assert gathered.check == (Candidate(50.0, "z", None),)
     assert gathered_parts(items[:3]).article is None
