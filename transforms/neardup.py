@@ -110,6 +110,15 @@ from apache_beam.transforms.window import GlobalWindow, TimestampedValue
 from apache_beam.utils.timestamp import Timestamp
 
 from transforms import metrics
+from transforms.keyed import (
+    ARTICLE,
+    PART,
+    STARTED,
+    gather_key,
+    gather_key_ts,
+    idle_wake,
+    rearm_after_release,
+)
 from transforms.records import Article
 from transforms.worker import fast_state_sizing
 
@@ -569,17 +578,11 @@ def state_bytes(signed: Signed) -> int:
     return exact * bare + (len(signed.keys) - exact) * full + len(signed.fingerprint)
 
 
-ARTICLE = "article"  # gather items: (ARTICLE, (article, number of parts to expect))
-PART = "part"  # (PART, BandResult): what one key found, or the answer of one exact check
-STARTED = "started"  # (STARTED, wall-clock time the key started waiting)
+# Gather items: ARTICLE, PART (a BandResult: what one key found, or the answer of one exact
+# check) and STARTED, as in transforms/keyed.py.
 STORE = "store"  # exact-check items: (STORE, the article's fingerprint)
 CHECK = "check"  # (CHECK, Check)
 AGAIN = "again"  # an article sent from the first gather to the second, with its best match so far
-
-
-def element_ts(key: str) -> float:
-    """The first-seen time in a gather key (``gather_key``)."""
-    return int(key.rsplit("@", 1)[1]) / 1e6
 
 
 class Check(NamedTuple):
@@ -644,11 +647,6 @@ def check_answer(check: Check, stored: bytes | None, settings: NearDupSettings) 
 # --------------------------------------------------------------------------------------------
 
 
-def gather_key(article_id: str, ts: float) -> str:
-    """Key of the gather: the article id and its first-seen time (in µs, exact)."""
-    return f"{article_id}@{round(ts * 1e6)}"
-
-
 class _ScatterFn(beam.DoFn):
     """Article → its entry under each candidate key, and the article itself to the gather."""
 
@@ -711,8 +709,7 @@ class _CompareInBandFn(beam.DoFn):
             done, outputs = self._release(element[0], entry.ts, slots)
             yield from outputs
             if s.free_idle_keys:  # only the idle-key wake-up, far ahead
-                newest = max(slot.entry.ts for slot in done.slots)
-                wake.set(Timestamp.of(newest + s.ttl_s + s.allowed_lateness_s))
+                idle_wake(wake, [slot.entry.ts for slot in done.slots], s.ttl_s + s.allowed_lateness_s)
             return
         wake.set(Timestamp.of(entry.ts))  # may postpone an earlier entry's release: still in order
         flush.set(GlobalWindow().max_timestamp())
@@ -741,16 +738,14 @@ class _CompareInBandFn(beam.DoFn):
         s = self._settings
         done, outputs = self._release(key, float(fired_at), slots)
         yield from outputs
-        waiting = [slot.entry.ts for slot in done.slots if not slot.released]
-        if waiting:
-            wake.set(Timestamp.of(min(waiting)))
-        elif done.slots and s.free_idle_keys:
-            newest = max(slot.entry.ts for slot in done.slots)
-            idle_at = Timestamp.of(newest + s.ttl_s + s.allowed_lateness_s)
-            if idle_at > fired_at:
-                wake.set(idle_at)
-            else:  # expired at microsecond precision: re-arming here would fire again at once
-                slots.clear()
+        rearm_after_release(
+            wake,
+            slots,
+            fired_at,
+            [slot.entry.ts for slot in done.slots if not slot.released],
+            [slot.entry.ts for slot in done.slots],
+            s.ttl_s + s.allowed_lateness_s if s.free_idle_keys else None,
+        )
 
     @on_timer(FLUSH)
     def flush(
@@ -924,7 +919,7 @@ class _CheckExactlyFn(beam.DoFn):
         if kind == STORE:
             stored.write(payload)
             if s.free_idle_keys:
-                expire.set(Timestamp.of(float(element_ts(element[0])) + s.ttl_s + s.allowed_lateness_s))
+                expire.set(Timestamp.of(gather_key_ts(element[0]) + s.ttl_s + s.allowed_lateness_s))
             pending = list(waiting.read())
             if pending:
                 waiting.clear()

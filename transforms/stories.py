@@ -50,7 +50,7 @@ from apache_beam.utils.timestamp import Timestamp
 from wordfreq import zipf_frequency
 
 from transforms import metrics
-from transforms.neardup import ARTICLE, PART, STARTED, gather_key
+from transforms.keyed import ARTICLE, PART, STARTED, gather_key, idle_wake, rearm_after_release
 from transforms.records import Article
 from transforms.worker import fast_state_sizing
 
@@ -822,6 +822,11 @@ class _ScatterStoriesFn(beam.DoFn):
             yield TimestampedValue((key, tuple(slot)), ts)
 
 
+def _reach_s(s: StorySettings) -> float:
+    """How long after its first-seen time a member can still be linked to (a second more)."""
+    return (s.window_hours + s.allowed_lateness_hours) * 3600.0 + 1.0
+
+
 class _LinkInKeyFn(beam.DoFn):
     """Keyed by blocking key: each article's best earlier member in this key.
 
@@ -855,9 +860,8 @@ class _LinkInKeyFn(beam.DoFn):
         if s.release_on_arrival:
             done, outputs = self._release(element[0], slot.ts, slots)
             yield from outputs
-            if s.free_idle_keys and done.slots:  # only the idle-key wake-up, far ahead
-                newest = max(kept.ts for kept in done.slots)
-                wake.set(Timestamp.of(newest + (s.window_hours + s.allowed_lateness_hours) * 3600.0 + 1.0))
+            if s.free_idle_keys:  # only the idle-key wake-up, far ahead
+                idle_wake(wake, [kept.ts for kept in done.slots], _reach_s(s))
             return
         wake.set(Timestamp.of(slot.ts))  # may postpone an earlier arrival's release: still in order
         flush.set(GlobalWindow().max_timestamp())
@@ -887,12 +891,14 @@ class _LinkInKeyFn(beam.DoFn):
         s = self._settings
         done, outputs = self._release(key, float(fired_at), slots)
         yield from outputs
-        waiting = [slot.ts for slot in done.slots if not slot.released]
-        if waiting:
-            wake.set(Timestamp.of(min(waiting)))
-        elif done.slots and s.free_idle_keys:
-            newest = max(slot.ts for slot in done.slots)
-            wake.set(Timestamp.of(newest + (s.window_hours + s.allowed_lateness_hours) * 3600.0 + 1.0))
+        rearm_after_release(
+            wake,
+            slots,
+            fired_at,
+            [slot.ts for slot in done.slots if not slot.released],
+            [slot.ts for slot in done.slots],
+            _reach_s(s) if s.free_idle_keys else None,
+        )
 
     @on_timer(FLUSH)
     def flush(
@@ -918,7 +924,7 @@ class StoryParts:
 
 
 def gather_story_parts(items: Iterable[tuple[str, Any]]) -> StoryParts:
-    """Fold a gather key's items (``ARTICLE``, ``PART``, ``STARTED`` of ``transforms.neardup``)."""
+    """Fold a gather key's items (``ARTICLE``, ``PART``, ``STARTED`` of ``transforms.keyed``)."""
     article: Article | None = None
     expected, parts, started = -1, 0, 0.0
     links: list[StoryLink] = []
