@@ -38,8 +38,8 @@ from pathlib import Path
 import yaml
 
 from benchmarks import story_quality as sq
-from transforms import stories
-from transforms.stories import StorySettings
+from transforms import story_similarity as stories
+from transforms.story_similarity import StorySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 INGEST = ROOT / "pipelines" / "ingest.py"

@@ -25,8 +25,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from samples.texts import detokenise_lines, seed_firstpost, seed_g7, seed_putin_video, seed_toi
-from transforms import stories
-from transforms.stories import StoryFeatures, StorySettings
+from transforms import story_similarity as stories
+from transforms.story_similarity import StoryFeatures, StorySettings
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT.parent / "shared" / "data" / "stories-ecbplus-dev" / "docs.jsonl"

@@ -43,17 +43,6 @@ PRISM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "
 PRISM_JOB_SERVER_TIMEOUT_S = 10 * 365 * 86400
 
 
-def _local_runner(beam_args: list[str]) -> bool:
-    """No --runner (the default FnApiRunner, or Prism for --follow), or a local one named."""
-    runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
-    return not runners or runners[-1] in (
-        "FnApiRunner",
-        "PrismRunner",
-        "DirectRunner",
-        "BundleBasedDirectRunner",
-    )
-
-
 def find_prism() -> Path | None:
     """A Prism binary: $NEWSBEAM_PRISM, else the one `make prism` built for this Beam version."""
     from apache_beam.version import __version__ as beam_version
@@ -431,28 +420,8 @@ def _run(
         input_jsonl=input_jsonl,
         duration_s=duration_s,
         reload_feeds=reload_feeds,
-        timers_fire_early=not any(arg.startswith("--runner") for arg in beam_args)
-        or f"--runner={DEFAULT_RUNNER}" in beam_args,
-        local_streaming=(duration_s is not None and _local_runner(beam_args))
-        or "--runner=PrismRunner" in beam_args,
         replay=replay,
     )
-    if plan.local_streaming and (config.dedup.near_duplicates or config.stories.enabled):
-        if config.local_streaming_keyed_stages:
-            note = (
-                "near-duplicates and stories compare articles in arrival order, and keep up only "
-                "with about one article every two seconds"
-            )
-        else:
-            note = (
-                "near-duplicate and story detection are off (local_streaming_keyed_stages: true "
-                "runs them, slowly); bounded runs on the default runner and cluster runners have them"
-            )
-        print(
-            f"newsbeam: note: on Prism and in streaming runs on a local runner, {note} "
-            "(see README, Known issues)",
-            file=sys.stderr,
-        )
     if not any(arg.startswith("--runner") for arg in beam_args):
         if duration_s is not None and math.isinf(duration_s):
             prism = find_prism()

@@ -7,7 +7,7 @@ here.  Unknown keys are errors, so a typo does not silently fall back to a defau
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -23,7 +23,7 @@ from transforms.http import HttpSettings
 from transforms.language import LanguageSettings
 from transforms.neardup import NearDupSettings
 from transforms.records import FeedSpec, language_code
-from transforms.stories import StorySettings
+from transforms.story_similarity import StorySettings
 
 
 class ConfigError(ValueError):
@@ -169,7 +169,7 @@ _STORY = StorySettings()
 
 
 class StoriesConfig(_Strict):
-    """Story assignment (``AssignStories``); defaults are ``transforms.stories.StorySettings``'s."""
+    """Story assignment (``AssignStories``); defaults are ``transforms.story_similarity.StorySettings``'s."""
 
     enabled: bool = True
     threshold: float = Field(default=_STORY.threshold, ge=0, le=1, description="similarity to join a story")
@@ -186,13 +186,6 @@ class StoriesConfig(_Strict):
     allowed_lateness_hours: float = Field(default=_STORY.allowed_lateness_hours, ge=0)
     blocking_terms: int = Field(default=_STORY.blocking_terms, ge=0)
     blocking_entities: int = Field(default=_STORY.blocking_entities, ge=0)
-    free_idle_keys: bool = Field(
-        default=_STORY.free_idle_keys, description="false for streaming on the FnApiRunner (early timers)"
-    )
-    gather_timeout_s: float = Field(default=_STORY.gather_timeout_s, ge=0)
-    resolve_rounds: int = Field(
-        default=_STORY.resolve_rounds, ge=0, le=12, description="pointer-jumping rounds: chains of 2**n links"
-    )
 
 
 class WriteConfig(_Strict):
@@ -203,11 +196,6 @@ class WriteConfig(_Strict):
 class JobConfig(_Strict):
     output: str = "data"
     follow: bool = Field(default=False, description="poll until stopped (as --follow)")
-    local_streaming_keyed_stages: bool = Field(
-        default=False,
-        description="on Prism and in streaming runs on a local runner, run near-duplicate and story "
-        "detection too, comparing articles in arrival order (README, Known issues: slow there)",
-    )
     feeds_base_url: str | None = None
     feeds: list[FeedConfig] = Field(default_factory=list)
     http: HttpConfig = HttpConfig()
@@ -257,16 +245,9 @@ class JobConfig(_Strict):
         http["allowed_networks"] = tuple(self.http.allowed_networks)
         return HttpSettings(**http)
 
-    def near_dup_settings(
-        self, timers_fire_early: bool = False, in_arrival_order: bool = False
-    ) -> NearDupSettings:
-        """``timers_fire_early``: the local FnApiRunner, whose timers must not free state;
-        ``in_arrival_order``: a local streaming run (see ``RunPlan.local_streaming``)."""
+    def near_dup_settings(self) -> NearDupSettings:
         return NearDupSettings(
-            ttl_s=self.dedup.near_ttl_days * 86400,
-            free_idle_keys=not timers_fire_early,
-            verify_margin=self.dedup.near_exact_check_margin,
-            release_on_arrival=in_arrival_order,
+            ttl_s=self.dedup.near_ttl_days * 86400, verify_margin=self.dedup.near_exact_check_margin
         )
 
     def poll_settings(self) -> PollSettings:
@@ -289,16 +270,8 @@ class JobConfig(_Strict):
             batch_size=self.entities.batch_size,
         )
 
-    def story_settings(
-        self, timers_fire_early: bool = False, in_arrival_order: bool = False
-    ) -> StorySettings:
-        """As ``near_dup_settings``."""
-        settings = StorySettings(**self.stories.model_dump(exclude={"enabled"}))
-        return replace(
-            settings,
-            free_idle_keys=settings.free_idle_keys and not timers_fire_early,
-            release_on_arrival=in_arrival_order,
-        )
+    def story_settings(self) -> StorySettings:
+        return StorySettings(**self.stories.model_dump(exclude={"enabled"}))
 
 
 Location = tuple[str | int, ...]

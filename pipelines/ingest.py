@@ -35,11 +35,6 @@ class RunPlan:
     input_jsonl: str | None = None
     duration_s: float | None = None  # None: poll every feed once; math.inf: until stopped
     reload_feeds: FeedList | None = None  # re-read the feed list on each tick (streaming)
-    timers_fire_early: bool = False  # the local FnApiRunner: timers must not free state
-    # Prism, or a streaming run on a local runner: the near-duplicate and story stages are left
-    # out (README, Known issues), or with ``local_streaming_keyed_stages`` compare articles in
-    # arrival order, since their release in time order needs timers Prism re-fires over and over.
-    local_streaming: bool = False
     replay: tuple[FeedEntry, ...] | None = None  # `newsbeam failures replay`: these entries
 
 
@@ -101,15 +96,10 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
         failures.append(tagged.failures)
         articles = tagged.articles
     articles = articles | "Break fusion before keyed stages" >> beam.Reshuffle()
-    keyed = not plan.local_streaming or config.local_streaming_keyed_stages
-    if config.dedup.near_duplicates and keyed:
-        articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(
-            config.near_dup_settings(plan.timers_fire_early, plan.local_streaming)
-        )
-    if config.stories.enabled and keyed:
-        articles = articles | "Assign stories" >> AssignStories(
-            config.story_settings(plan.timers_fire_early, plan.local_streaming)
-        )
+    if config.dedup.near_duplicates:
+        articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(config.near_dup_settings())
+    if config.stories.enabled:
+        articles = articles | "Assign stories" >> AssignStories(config.story_settings())
     counted = (
         failures
         | "Merge failures" >> beam.Flatten()

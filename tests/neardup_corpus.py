@@ -108,7 +108,14 @@ def misjudged_pairs(limit: int = 400) -> dict[bool, tuple[list[str], list[str]]]
     """
     from dataclasses import replace
 
-    from transforms.neardup import NearDupSettings, Signer, best_match, confirm, fingerprint_similarity
+    from transforms.neardup import (
+        ACCEPT,
+        NearDupSettings,
+        Signer,
+        confirm,
+        fingerprint_similarity,
+        pair_verdict,
+    )
 
     settings = NearDupSettings()
     estimates_only = replace(settings, verify_margin=0.0)
@@ -118,10 +125,11 @@ def misjudged_pairs(limit: int = 400) -> dict[bool, tuple[list[str], list[str]]]
         base, other = story(seed, paragraphs=12), story(seed + 10_000, paragraphs=12)
         for keep in range(5, 10):
             copy = base[:keep] + other[: 12 - keep]
-            a = signer.sign("a", 0.0, "\n\n".join(base), None)
-            b = signer.sign("b", 1.0, "\n\n".join(copy), None)
+            a = signer.sign("a", 0, "\n\n".join(base), None)
+            b = signer.sign("b", 1, "\n\n".join(copy), None)
+            assert a.payload is not None and b.payload is not None
             exact = confirm(*fingerprint_similarity(a.fingerprint, b.fingerprint), settings) is not None
-            estimated = best_match(b.entry, [a.entry], False, estimates_only).match is not None
+            estimated = pair_verdict(a.payload, b.payload, estimates_only)[0] == ACCEPT
             if exact != estimated:
                 found.setdefault(exact, (base, copy))
         if len(found) == 2:

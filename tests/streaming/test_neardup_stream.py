@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import apache_beam as beam
 from apache_beam.options.pipeline_options import StandardOptions
 from apache_beam.testing.test_pipeline import TestPipeline
@@ -112,39 +110,3 @@ def test_undecided_pairs_are_checked_exactly_in_a_stream_and_their_state_expires
             ("near-copy-again", None),
         ],
     )
-
-
-def test_release_on_arrival_compares_in_arrival_order() -> None:
-    """``release_on_arrival`` (Prism and local streaming runs): each entry is compared when it
-    arrives, with no release timers.  Arriving in time order, copies point to the earliest, and
-    undecided pairs are still checked exactly; a copy that arrives before its original is not
-    matched with it (the original is later to arrive, and a later-seen copy is never revised)."""
-    pairs = misjudged_pairs()
-    first, second = story(4, paragraphs=10), story(5, paragraphs=10)
-    stream = (
-        TestStream()
-        .add_elements([_at(article("original", first, 100.0))])
-        .add_elements([_at(article("copy", first[:9], 200.0))])
-        .add_elements([_at(article("near-original", pairs[True][0], 210.0))])
-        .add_elements([_at(article("near-copy", pairs[True][1], 220.0))])
-        .advance_watermark_to(T + 300)
-        .add_elements([_at(article("early-copy", second[:9], 400.0))])  # arrives first ...
-        .add_elements([_at(article("late-original", second, 350.0))])  # ... seen before it
-        .advance_watermark_to(T + 500)
-        .advance_watermark_to_infinity()
-    )
-    with TestPipeline(options=StandardOptions(streaming=True)) as p:
-        marked = p | stream | MarkNearDuplicates(replace(SETTINGS, release_on_arrival=True))
-        assert_that(
-            marked | beam.Map(_duplicate_of),
-            equal_to(
-                [
-                    ("original", None),
-                    ("copy", "original"),
-                    ("near-original", None),
-                    ("near-copy", "near-original"),
-                    ("early-copy", None),
-                    ("late-original", None),
-                ]
-            ),
-        )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from datetime import timedelta
 
 import apache_beam as beam
@@ -14,7 +13,8 @@ from apache_beam.transforms.window import TimestampedValue
 
 from tests.factories import NOW, make_article
 from transforms.records import Article, Entity
-from transforms.stories import AssignStories, StorySettings
+from transforms.stories import AssignStories
+from transforms.story_similarity import StorySettings
 
 SETTINGS = StorySettings(window_hours=1.0, allowed_lateness_hours=0.5)
 T = NOW.timestamp()  # articles are first seen at NOW + their offset in seconds
@@ -65,7 +65,8 @@ def test_an_article_arriving_after_the_window_starts_a_new_story() -> None:
     _run(stream, [("a", "a"), ("b", "a"), ("c", "c"), ("d", "c")])
 
 
-def test_out_of_order_arrival_still_makes_the_earliest_the_root() -> None:
+def test_out_of_order_arrival_still_links_each_article_to_its_best_earlier_match() -> None:
+    """Parents as in time order (the root, etna-1 and freddy-1, is the first article of each)."""
     stream = (
         TestStream()
         # later rewrites arrive before the first article, in one batch ...
@@ -83,39 +84,8 @@ def test_out_of_order_arrival_still_makes_the_earliest_the_root() -> None:
         [
             ("etna-1", "etna-1"),
             ("etna-2", "etna-1"),
-            ("etna-3", "etna-1"),
+            ("etna-3", "etna-2"),  # the closer in time of two equal rewrites
             ("freddy-1", "freddy-1"),
             ("freddy-2", "freddy-1"),
         ],
     )
-
-
-def test_release_on_arrival_links_in_arrival_order() -> None:
-    """``release_on_arrival`` (Prism and local streaming runs): each article is linked when it
-    arrives, with no release timers; in time order the first article is the root, but a rewrite
-    arriving before an article seen earlier is not linked with it (each starts its own story)."""
-    stream = (
-        TestStream()
-        .add_elements([article("etna-1", "etna", 100.0)])
-        .add_elements([article("etna-2", "etna", 200.0)])
-        .advance_watermark_to(T + 300)
-        .add_elements([article("etna-3", "etna", 300.0)])
-        .add_elements([article("freddy-2", "freddy", 700.0)])  # arrives first ...
-        .add_elements([article("freddy-1", "freddy", 600.0)])  # ... seen before it
-        .advance_watermark_to(T + 800)
-        .advance_watermark_to_infinity()
-    )
-    with TestPipeline(options=StandardOptions(streaming=True)) as p:
-        out = p | stream | AssignStories(replace(SETTINGS, release_on_arrival=True))
-        assert_that(
-            out | beam.Map(_story),
-            equal_to(
-                [
-                    ("etna-1", "etna-1"),
-                    ("etna-2", "etna-1"),
-                    ("etna-3", "etna-1"),
-                    ("freddy-2", "freddy-2"),
-                    ("freddy-1", "freddy-1"),
-                ]
-            ),
-        )

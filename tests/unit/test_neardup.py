@@ -1,4 +1,5 @@
-"""Pure functions of the near-duplicate stage: shingles, MinHash, LSH keys, the confirm rule."""
+"""Pure functions of the near-duplicate stage: shingles, MinHash, LSH, the confirm rule, the
+comparison of two band entries and the decision from an article's edges."""
 
 from __future__ import annotations
 
@@ -7,45 +8,44 @@ import os
 import random
 import subprocess
 import sys
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from tests.neardup_corpus import story
-from transforms.neardup import (
-    ARTICLE,
-    PART,
-    STARTED,
-    BandResult,
-    Candidate,
-    Check,
-    Entry,
-    Match,
-    NearDupSettings,
-    Signer,
-    Slot,
-    band_keys,
-    best_match,
-    check_answer,
+from tests.neardup_corpus import article, misjudged_pairs, story
+from transforms.keyed import Edge, Stored
+from transforms.minhash import (
+    band_values,
     compact_signature,
-    confirm,
-    containment_estimate,
     exact_pair_similarity,
-    gathered_parts,
     jaccard_estimate,
     minhash,
     permutations,
-    release,
     shingle_hashes,
     shingle_words,
     shingles,
-    unexpired,
+)
+from transforms.neardup import (
+    EXACT,
+    FINGERPRINT,
+    NEAR,
+    NO_ESTIMATE,
+    VERIFY,
+    BandComparison,
+    Match,
+    NearDupSettings,
+    Signer,
+    confirm,
+    containment_estimate,
+    duplicate_of,
+    fingerprint_key,
+    reference_marks,
 )
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTINGS = NearDupSettings()
+DAY_US = 86400 * 1_000_000
 
 
 def test_shingle_words_ignore_case_punctuation_and_spacing() -> None:
@@ -74,11 +74,11 @@ def test_shingle_hashes_count_distinct_shingles() -> None:
 def test_signature_and_band_keys_are_the_same_in_another_process() -> None:
     """Stable hashing: a fresh interpreter with another hash seed computes the same keys."""
     text = " ".join(story(3))
-    signed = Signer(SETTINGS).sign("a", 0.0, text, None)
+    signed = Signer(SETTINGS).sign("a", 0, text, None)
     code = (
         "import json, sys; from transforms.neardup import Signer, NearDupSettings;"
-        "s = Signer(NearDupSettings()).sign('a', 0.0, sys.stdin.read(), None);"
-        "print(json.dumps([s.entry.signature.hex(), list(s.keys)]))"
+        "s = Signer(NearDupSettings()).sign('a', 0, sys.stdin.read(), None);"
+        "print(json.dumps([[k, e.tag.hex(), e.payload.hex()] for k, e in s.entries]))"
     )
     env = {**os.environ, "PYTHONHASHSEED": "12345"}
     out = subprocess.run(
@@ -90,7 +90,7 @@ def test_signature_and_band_keys_are_the_same_in_another_process() -> None:
         cwd=ROOT,
         env=env,
     )
-    assert json.loads(out.stdout) == [signed.entry.signature.hex(), list(signed.keys)]
+    assert json.loads(out.stdout) == [[k, e.tag.hex(), e.payload.hex()] for k, e in signed.entries]
 
 
 def _overlapping_pair(rng: random.Random, jaccard: float, size: int = 400) -> tuple[set[str], set[str]]:
@@ -123,30 +123,55 @@ def _hash_set(items: set[str]) -> np.ndarray:
     return shingle_hashes(sorted(items), 1)  # one-word shingles: one hash per item
 
 
-def test_identical_texts_have_identical_signatures_and_unrelated_ones_share_no_band() -> None:
+def _hash_set(items: set[str]) -> np.ndarray:
+    return shingle_hashes(sorted(items), 1)  # one-word shingles: one hash per item
+
+
+def _bands(signed_entries: tuple[tuple[str, Stored], ...]) -> dict[str, Stored]:
+    return {key: entry for key, entry in signed_entries if key.startswith("b")}
+
+
+def test_identical_texts_have_identical_entries_and_unrelated_ones_share_no_band() -> None:
     signer = Signer(SETTINGS)
-    a = signer.sign("a", 0.0, " ".join(story(1)), None)
-    b = signer.sign("b", 0.0, " ".join(story(1)), None)
-    c = signer.sign("c", 0.0, " ".join(story(2)), None)
-    assert a.entry.signature == b.entry.signature and a.keys == b.keys
-    assert len(a.keys) == SETTINGS.bands
-    assert not set(a.keys) & set(c.keys)
-    assert jaccard_estimate(a.entry.signature, c.entry.signature, SETTINGS.signature_bits) < 0.1
+    a = signer.sign("a", 0, " ".join(story(1)), "h1")
+    b = signer.sign("b", 0, " ".join(story(1)), "h1")
+    c = signer.sign("c", 0, " ".join(story(2)), "h2")
+    assert [(k, e.tag, e.payload) for k, e in a.entries] == [(k, e.tag, e.payload) for k, e in b.entries]
+    assert len(_bands(a.entries)) == SETTINGS.bands and a.entries[0][0].startswith("x:")
+    assert not {e.tag for e in _bands(a.entries).values()} & {e.tag for e in _bands(c.entries).values()}
+    assert a.payload is not None and c.payload is not None
+    assert jaccard_estimate(a.payload.signature, c.payload.signature, SETTINGS.signature_bits) < 0.1
 
 
-def test_band_keys_name_their_band() -> None:
+def test_band_values_differ_between_bands_with_equal_rows() -> None:
     signature = np.zeros(128, dtype=np.uint32)  # every band has the same rows
-    keys = band_keys(signature, 32, 2)
-    assert len(set(keys)) == 32
-    assert keys[3].startswith("03:")
+    assert len(set(band_values(signature, 32, 2))) == 32
 
 
-def test_a_trimmed_copy_shares_bands_and_is_confirmed() -> None:
+def test_short_texts_get_only_the_exact_copy_key() -> None:
+    signed = Signer(SETTINGS).sign("a", 0, "Markets closed higher on Friday.", "h")
+    assert [k[:2] for k, _ in signed.entries] == ["x:"] and not signed.near and not signed.fingerprint
+
+
+def _compare(earlier: tuple[str, int, str], later: tuple[str, int, str]) -> list[Edge]:
+    """The edges two texts' shared band keys give (each pair compared in every key it shares)."""
     signer = Signer(SETTINGS)
+    comparison = BandComparison(SETTINGS)
+    a, b = (_bands(signer.sign(i, ts, text, None).entries) for i, ts, text in (earlier, later))
+    edges = [comparison.compare(k, a[k], b[k]) for k in sorted(a.keys() & b.keys()) if a[k].tag == b[k].tag]
+    return [e for e in edges if e is not None]
+
+
+def test_a_trimmed_copy_is_confirmed_once_in_the_first_band_it_shares() -> None:
     paragraphs = story(5, paragraphs=10)
-    full = signer.sign("a", 0.0, "\n\n".join(paragraphs), None).entry
-    trimmed = signer.sign("b", 1.0, "\n\n".join(paragraphs[:8]), None).entry
-    assert best_match(trimmed, [full], False, SETTINGS).match is not None
+    edges = _compare(("a", 0, "\n\n".join(paragraphs)), ("b", 1, "\n\n".join(paragraphs[:8])))
+    assert len(edges) == 1 and (edges[0].kind, edges[0].other_id, edges[0].other_ts) == (NEAR, "a", 0)
+
+
+def test_the_exact_copy_key_links_any_two_entries() -> None:
+    comparison = BandComparison(SETTINGS)
+    edge = comparison.compare("x:1f", Stored("a", 5, b"h", b""), Stored("b", 9, b"h", b""))
+    assert edge == Edge(EXACT, "a", 5, 1.0)
 
 
 def test_containment_estimate_from_jaccard_and_counts() -> None:
@@ -177,58 +202,72 @@ def test_an_aggregator_page_is_not_a_duplicate_of_the_stories_it_holds() -> None
     )
     assert containment > 0.95 and jaccard < 0.2
     assert confirm(jaccard, containment, SETTINGS) is None
+    # the estimates alone do not decide it (the Jaccard is close to the 0.2 floor): the pair is
+    # checked exactly, and the fingerprints reject it
+    edges = _compare(("page", 0, "\n\n".join(page)), ("story", 1, "\n\n".join(one)))
+    assert [(e.kind, e.other_id) for e in edges] == [(VERIFY, "page")]
     signer = Signer(SETTINGS)
-    story_signed = signer.sign("story", 1.0, "\n\n".join(one), None)
-    page_signed = signer.sign("page", 0.0, "\n\n".join(page), None)
-    found = best_match(story_signed.entry, [page_signed.entry], False, SETTINGS)
-    assert found.match is None
-    # the estimates alone do not decide it (the Jaccard is close to the 0.2 floor): the exact
-    # check on the fingerprints rejects it
-    assert [c.article_id for c in found.check] == ["page"]
-    request = Check("story@1000000", 1.0, story_signed.fingerprint, found.check[0])
-    assert check_answer(request, page_signed.fingerprint, SETTINGS) is None
-    # whereas a brief holding the first two paragraphs of a six-paragraph story is a copy
-    full = story(20, paragraphs=6)
-    brief = signer.sign("brief", 1.0, "\n\n".join(full[:3]), None)
-    original = signer.sign("full", 0.0, "\n\n".join(full), None)
-    copy = best_match(brief.entry, [original.entry], False, SETTINGS)
-    if copy.match is None:  # undecided on the estimates: the exact check confirms it
-        assert [c.article_id for c in copy.check] == ["full"]
-        answer = check_answer(
-            Check("brief@1000000", 1.0, brief.fingerprint, copy.check[0]), original.fingerprint, SETTINGS
-        )
-        assert answer is not None and answer.article_id == "full" and answer.score > 0.95
+    page_print = signer.fingerprint("\n\n".join(page))
+    answer = Edge(FINGERPRINT, "page", 0, 0.0, page_print)
+    mine = signer.fingerprint("\n\n".join(one))
+    assert duplicate_of([*edges, answer], lambda: mine, SETTINGS) == (None, 1, 0)
 
 
-def test_best_match_is_the_earliest_confirmed_earlier_entry_within_the_ttl() -> None:
-    text = " ".join(story(7))
+def test_pairs_the_estimates_misjudge_are_decided_by_the_exact_check() -> None:
     signer = Signer(SETTINGS)
-    sig = signer.sign("x", 0.0, text, None).entry.signature
-    other = signer.sign("y", 0.0, " ".join(story(8)), None).entry.signature
-    day = 86400.0
-    me = Entry("m", 10 * day, sig, 300)
-    stored = [
-        Entry("too-old", 2 * day, sig, 300),  # 8 days before: beyond the 7-day TTL
-        Entry("unrelated", 4 * day, other, 300),
-        Entry("b", 5 * day, sig, 300),
-        Entry("a", 5 * day, sig, 300),  # same time as b: the smaller id is earlier
-        Entry("c", 6 * day, sig, 300),
-        Entry("later", 11 * day, sig, 300),
+    for is_copy, (original, copy) in misjudged_pairs().items():
+        edges = _compare(("o", 0, "\n\n".join(original)), ("c", 1, "\n\n".join(copy)))
+        assert [e.kind for e in edges] == [VERIFY]
+        answer = Edge(FINGERPRINT, "o", 0, 0.0, signer.fingerprint("\n\n".join(original)))
+        mine = signer.fingerprint("\n\n".join(copy))
+        match, checked, estimated = duplicate_of([*edges, answer], lambda m=mine: m, SETTINGS)
+        assert (match is not None, checked, estimated) == (is_copy, 1, 0)
+        # without the fingerprint the estimate decides (wrongly, for these pairs)
+        on_estimate, _, estimated = duplicate_of(edges, lambda m=mine: m, SETTINGS)
+        assert (on_estimate is not None, estimated) == (not is_copy, 1)
+
+
+def test_duplicate_of_is_the_earliest_confirmed_match() -> None:
+    def never() -> bytes:
+        raise AssertionError("no exact check is needed")
+
+    edges = [
+        Edge(NEAR, "c", 30, 0.7),
+        Edge(NEAR, "b", 20, 0.9),
+        Edge(EXACT, "b", 20, 1.0),  # the same article as an exact copy: preferred
+        Edge(NEAR, "a", 20, 0.6),  # same time as b: the smaller id is earlier
+        Edge(VERIFY, "z", 40, NO_ESTIMATE),  # later than the best: not checked
     ]
-    match = best_match(me, stored, False, SETTINGS).match
-    assert match is not None and (match.article_id, match.exact) == ("a", False)
-    assert match.score == pytest.approx(1.0)
-    copies = [e for e in stored if e.article_id != "unrelated"]  # under an exact key, all are copies
-    exact = best_match(me, copies, True, SETTINGS).match
-    assert exact is not None and (exact.article_id, exact.score, exact.exact) == ("a", 1.0, True)
-    assert best_match(Entry("first", 0.0, sig, 300), stored, False, SETTINGS) == BandResult(None, ())
+    assert duplicate_of(edges, never, SETTINGS) == (Match(20, "a", 0.6, False), 0, 0)
+    assert duplicate_of(edges[:3], never, SETTINGS) == (Match(20, "b", 1.0, True), 0, 0)
+    assert duplicate_of([], never, SETTINGS) == (None, 0, 0)
+    # an earlier undecided pair whose fingerprint did not come: its estimate decides
+    assert duplicate_of([*edges, Edge(VERIFY, "y", 5, 0.55)], never, SETTINGS) == (
+        Match(5, "y", 0.55, False),
+        0,
+        1,
+    )
 
 
-def test_unexpired_keeps_what_a_late_record_may_still_match() -> None:
-    s = replace(SETTINGS, ttl_s=100.0, allowed_lateness_s=50.0)
-    entries = [Entry("a", 0.0, b"", 1), Entry("b", 60.0, b"", 1)]
-    assert [e.article_id for e in unexpired(entries, 149.0, s)] == ["a", "b"]
-    assert [e.article_id for e in unexpired(entries, 151.0, s)] == ["b"]
+def test_fingerprint_keys_group_an_hour_of_articles() -> None:
+    hour = 3600 * 1_000_000
+    assert fingerprint_key("a", 5 * hour).split(":")[1] == "5"
+    assert fingerprint_key("a", 5 * hour) == fingerprint_key("a", 6 * hour - 1)
+    assert len({fingerprint_key(str(i), 0) for i in range(1000)}) > 200
+
+
+def test_reference_marks_follow_the_ttl_and_the_time_order() -> None:
+    text = story(7, paragraphs=10)
+    articles = [
+        (0, article("first", text, 0.0)),
+        (3 * DAY_US, article("copy", text[:9], 0.0)),
+        (3 * DAY_US, article("a-copy", text[:8], 0.0)),  # same time as "copy": earlier by id
+        (10 * DAY_US, article("later", text, 0.0)),  # 10 days after "first", 7 after the copies
+        (20 * DAY_US, article("afresh", text, 0.0)),  # beyond the 7-day TTL of every other
+    ]
+    marks = reference_marks(articles, SETTINGS)
+    found = {k: (m.article_id if m else None) for k, m in marks.items()}
+    assert found == {"first": None, "a-copy": "first", "copy": "first", "later": None, "afresh": None}
 
 
 def test_settings_are_checked() -> None:
@@ -238,55 +277,5 @@ def test_settings_are_checked() -> None:
         NearDupSettings(signature_bits=12)
     with pytest.raises(ValueError, match="jaccard_threshold"):
         NearDupSettings(jaccard_threshold=1.5)
-
-
-def test_release_compares_in_time_order_and_keeps_later_entries_buffered() -> None:
-    sig = Signer(SETTINGS).sign("x", 0.0, " ".join(story(9)), None).entry.signature
-    late_copy, copy, original, future = (
-        Entry("late-copy", 300.0, sig, 300),
-        Entry("copy", 200.0, sig, 300),
-        Entry("original", 100.0, sig, 300),
-        Entry("future", 900.0, sig, 300),
-    )
-    slots = [Slot(e, False) for e in (late_copy, copy, future, original)]  # arrival order
-    done = release(slots, 500.0, False, SETTINGS)
-    assert [(e.article_id, r.match.article_id if r.match else None) for e, r in done.results] == [
-        ("original", None),
-        ("copy", "original"),
-        ("late-copy", "original"),
-    ]
-    assert [(s.entry.article_id, s.released) for s in done.slots] == [
-        ("original", True),
-        ("copy", True),
-        ("late-copy", True),
-        ("future", False),
-    ]
-    assert done.changed and done.late == 0
-    # an entry released behind a later one is counted late, compared with what is stored
-    again = release([*done.slots, Slot(Entry("early", 50.0, sig, 300), False)], 950.0, False, SETTINGS)
-    assert again.late == 1
-    assert [(e.article_id, r.match.article_id if r.match else None) for e, r in again.results] == [
-        ("early", None),
-        ("future", "early"),
-    ]
-    # an idle key's wake-up after the TTL and the lateness frees everything
-    idle = release(again.slots, 900.0 + SETTINGS.ttl_s + SETTINGS.allowed_lateness_s, False, SETTINGS)
-    assert idle.results == [] and idle.slots == [] and idle.changed
-
-
-def test_gathered_parts_fold_to_the_earliest_match() -> None:
-    article = object()
-    items = [
-        (STARTED, 12.0),
-        (PART, BandResult(None)),
-        (PART, BandResult(Match(200.0, "b", 0.7, False), (Candidate(50.0, "z", None),))),
-        (ARTICLE, (article, 4)),
-        (PART, BandResult(Match(100.0, "a", 0.9, False), (Candidate(150.0, "y", 0.6),))),
-        (PART, (Match(100.0, "a", 1.0, True), ())),  # plain tuples, as a coder may give them back
-    ]
-    gathered = gathered_parts(items)
-    assert (gathered.article, gathered.expected, gathered.parts, gathered.started) == (article, 4, 4, 12.0)
-    assert gathered.best == Match(100.0, "a", 1.0, True)
-    # undecided pairs from every key, only those earlier than the best match
-    assert gathered.check == (Candidate(50.0, "z", None),)
-    assert gathered_parts(items[:3]).article is None
+    with pytest.raises(ValueError, match="key_bits"):
+        NearDupSettings(key_bits=30)

@@ -1,4 +1,5 @@
-"""Pure-function tests of the story clustering (transforms.stories): no pipeline, no spaCy."""
+"""Pure-function tests of story similarity (``transforms.story_similarity``) and of the story stage's
+comparison and decision (``transforms.stories``): no pipeline, no spaCy."""
 
 from __future__ import annotations
 
@@ -9,8 +10,10 @@ from pathlib import Path
 
 import pytest
 
-from transforms import stories
-from transforms.stories import StoryFeatures, StorySettings
+from transforms import story_similarity as stories
+from transforms.keyed import Edge, Stored
+from transforms.stories import LINK, AssignStories, StoryComparison, best_link, stage_key
+from transforms.story_similarity import StoryFeatures, StorySettings
 
 SEED = Path(__file__).resolve().parents[1] / "fixtures" / "stories" / "seed_page.json"
 T0 = datetime(2025, 6, 18, 12, tzinfo=UTC)
@@ -227,11 +230,6 @@ def test_seed_pair_is_one_story_and_unrelated_articles_are_not(seed: dict[str, S
 # The stage's pure parts: state encoding, one blocking key's links, the gather's choice
 
 
-def _slot(article_id: str, f: StoryFeatures, hours: float = 0.0) -> stories.StorySlot:
-    ts = (T0 + timedelta(hours=hours)).timestamp()
-    return stories.StorySlot(article_id, ts, False, stories.encode_features(f))
-
-
 def test_state_encoding_is_exact_and_compact(seed: dict[str, StoryFeatures]) -> None:
     for f in seed.values():
         data = stories.encode_features(f)
@@ -239,144 +237,49 @@ def test_state_encoding_is_exact_and_compact(seed: dict[str, StoryFeatures]) -> 
         assert len(data) < 1000
 
 
-def test_a_key_links_in_time_order_whatever_the_arrival_order() -> None:
-    s = replace(stories.DEFAULT_SETTINGS, threshold=0.3)
-    reid, again, lohan = features(*REID), features(*REID_AGAIN), features(*LOHAN)
-    slots = [_slot("r1", reid, 0.0), _slot("r2", again, 2.0), _slot("l1", lohan, 1.0)]
-    outcomes = []
-    for order in (slots, slots[::-1], [slots[1], slots[0], slots[2]]):
-        done = stories.link_in_key(order, now=(T0 + timedelta(hours=3)).timestamp(), settings=s)
-        outcomes.append([(slot.article_id, link.member_id) for slot, link in done.results])
-        assert {(x.article_id, x.released) for x in done.slots} == {("r1", True), ("l1", True), ("r2", True)}
-    assert outcomes[0] == [("r1", None), ("l1", None), ("r2", "r1")]
-    assert outcomes[1] == outcomes[0] == outcomes[2]
+def _entry(article_id: str, f: StoryFeatures, hours: float, key: str) -> Stored:
+    return Stored(
+        article_id,
+        round((T0 + timedelta(hours=hours)).timestamp() * 1e6),
+        key.encode(),
+        stories.encode_features(f),
+    )
 
 
-def test_a_key_keeps_arrivals_after_now_and_drops_members_out_of_reach() -> None:
-    s = replace(stories.DEFAULT_SETTINGS, threshold=0.3, window_hours=1.0, allowed_lateness_hours=1.0)
-    reid, again = features(*REID), features(*REID_AGAIN)
-    done = stories.link_in_key([_slot("r1", reid, 0.0), _slot("r2", again, 5.0)], (T0.timestamp()), s)
-    assert [x.article_id for x, _ in done.results] == ["r1"]
-    assert [(x.article_id, x.released) for x in done.slots] == [("r1", True), ("r2", False)]
-    later = stories.link_in_key(done.slots, (T0 + timedelta(hours=5)).timestamp(), s)
-    assert [(x.article_id, link.member_id) for x, link in later.results] == [("r2", None)]  # r1: too old
-    assert [x.article_id for x in later.slots] == ["r2"]  # r1 pruned (window + lateness)
-
-
-def test_a_pair_sharing_several_keys_is_scored_in_one_of_them() -> None:
+def test_a_pair_sharing_several_keys_is_scored_in_the_first_only() -> None:
     s = replace(stories.DEFAULT_SETTINGS, threshold=0.3)
     reid, again = features(*REID), features(*REID_AGAIN)
     shared = sorted(set(stories.blocking_keys(reid, s)) & set(stories.blocking_keys(again, s)))
     assert len(shared) >= 2
-    slots = [_slot("r1", reid, 0.0), _slot("r2", again, 2.0)]
-    now = (T0 + timedelta(hours=3)).timestamp()
-    links = {
-        key: dict(
-            (x.article_id, link.member_id) for x, link in stories.link_in_key(slots, now, s, key).results
+    comparison = StoryComparison(s)
+    edges = {
+        key: comparison.compare(
+            stage_key(key, s.key_bits), _entry("r1", reid, 0, key), _entry("r2", again, 2, key)
         )
         for key in shared
     }
-    assert links[shared[0]] == {"r1": None, "r2": "r1"}  # the first shared key scores the pair
-    assert all(links[key] == {"r1": None, "r2": None} for key in shared[1:])  # the others skip it
-    # without a key (the pure reference), every key scores it
-    assert (
-        dict((x.article_id, y.member_id) for x, y in stories.link_in_key(slots, now, s).results)["r2"] == "r1"
-    )
+    first = edges[shared[0]]
+    assert first is not None and (first.kind, first.other_id) == (LINK, "r1")
+    assert first.score == pytest.approx(stories.similarity(reid, again, s))
+    assert all(edges[key] is None for key in shared[1:])
 
 
-def test_the_gather_takes_the_best_link() -> None:
-    a = stories.StoryLink("a", 1.0, 0.6)
-    b = stories.StoryLink("b", 2.0, 0.8)
-    tie = stories.StoryLink("c", 0.5, 0.8)
-    assert stories.best_link([]) == stories.NO_LINK
-    assert stories.best_link([stories.NO_LINK, a, b]) == b
-    assert stories.best_link([b, tie]) == tie  # same score: the earlier member
+def test_a_link_needs_the_threshold() -> None:
+    s = replace(stories.DEFAULT_SETTINGS, threshold=0.99)
+    reid, again = features(*REID), features(*REID_AGAIN)
+    key = min(set(stories.blocking_keys(reid, s)) & set(stories.blocking_keys(again, s)))
+    assert StoryComparison(s).compare("s:0", _entry("r1", reid, 0, key), _entry("r2", again, 2, key)) is None
 
 
-# ----------------------------------------------------------------------------------------------
-# Roots by pointer jumping
-
-
-def _chain(n: int) -> dict[tuple[str, float], tuple[str, float]]:
-    """``a0 <- a1 <- ... <- a{n-1}``: each article's parent is the one before it only."""
-    nodes = [(f"a{i}", float(i)) for i in range(n)]
-    return {x: nodes[max(0, i - 1)] for i, x in enumerate(nodes)}
-
-
-def _simulate_rounds(parents: dict[tuple[str, float], tuple[str, float]], rounds: int, seed: int) -> dict:
-    """The rounds as the stage runs them (records and requests meeting at keys), in a random order."""
-    import random
-
-    rng = random.Random(seed)
-    firsts = [
-        stories.parent_pointer(x, ts, stories.NO_LINK if (x, ts) == p else stories.StoryLink(*p, 0.9))
-        for (x, ts), p in parents.items()
-    ]
-    messages = [m for p in firsts for m in stories.pointer_messages(p, rounds == 0)]
-    for r in range(rounds):
-        last = r == rounds - 1
-        rng.shuffle(messages)
-        records: dict[str, stories.StoryPointer] = {}
-        waiting: dict[str, list[stories.StoryPointer]] = {}
-        out: list[tuple[str, tuple[str, tuple[object, ...]]]] = []
-        for key, (kind, row) in messages:
-            p = stories.StoryPointer(*row)
-            if kind == stories.REQUEST:
-                if key in records:
-                    out.extend(stories.pointer_messages(stories.jump(records[key], p), last))
-                else:
-                    waiting.setdefault(key, []).append(p)
-                continue
-            records[key] = p
-            if p.final:
-                out.extend(stories.pointer_messages(p, last))
-            for request in waiting.pop(key, []):
-                out.extend(stories.pointer_messages(stories.jump(p, request), last))
-        assert not waiting
-        messages = out
-    assert all(kind == stories.RECORD for _, (kind, _) in messages)
-    finals = [stories.StoryPointer(*row) for _, (_, row) in messages]
-    assert len(finals) == len(parents)
-    return {(p.article_id, p.ts): ((p.target_id, p.target_ts), p.final) for p in finals}
-
-
-def test_pointer_jumping_resolves_chains_up_to_two_to_the_rounds_links() -> None:
-    parents = _chain(20)
-    four = stories.resolve_pointers(parents, 4)
-    assert {four[(f"a{i}", float(i))] for i in range(17)} == {("a0", 0.0)}  # 16 links: the root
-    assert four[("a17", 17.0)] == ("a1", 1.0)  # 17 links: 16 links up
-    assert stories.resolve_pointers(parents, 0) == parents
-    for seed in range(3):  # the stage's messages, in any order, give the reference
-        got = _simulate_rounds(parents, 4, seed)
-        assert {x: target for x, (target, _) in got.items()} == four
-        # final = the target is known to be a root; it lags a round, so chains of more than 8 links
-        # may be unconfirmed, and those of more than 16 always are
-        unconfirmed = {int(x[0][1:]) for x, (_, final) in got.items() if not final}
-        assert {17, 18, 19} <= unconfirmed and min(unconfirmed) > 8
-
-
-def test_pointer_jumping_on_a_tree_and_a_root_alone() -> None:
-    # a <- b <- d, a <- c <- e <- f; g alone
-    names = {"a": "a", "b": "a", "c": "a", "d": "b", "e": "c", "f": "e", "g": "g"}
-    parents = {(x, float(ord(x))): (p, float(ord(p))) for x, p in names.items()}
-    got = _simulate_rounds(parents, 2, seed=1)
-    assert {x[0]: (t[0], final) for x, (t, final) in got.items()} == {
-        **{x: ("a", True) for x in "abcdef"},
-        "g": ("g", True),
-    }
-    with pytest.raises(ValueError, match="does not target"):
-        stories.jump(
-            stories.StoryPointer("b", 1.0, "a", 0.0, False), stories.StoryPointer("c", 2.0, "b", 1.5, False)
-        )
-
-
-def test_a_round_key_is_kept_as_long_as_a_request_can_reach_it() -> None:
-    s = replace(stories.DEFAULT_SETTINGS, window_hours=72.0, allowed_lateness_hours=24.0)
-    assert [stories.resolve_reach_s(r, s) / 3600 for r in range(4)] == [96.0, 168.0, 312.0, 600.0]
-    with pytest.raises(ValueError, match="resolve_rounds"):
-        replace(s, resolve_rounds=-1)
+def test_the_parent_is_the_best_link() -> None:
+    a = Edge(LINK, "a", 1, 0.6)
+    b = Edge(LINK, "b", 2, 0.8)
+    tie = Edge(LINK, "c", 0, 0.8)
+    assert best_link([]) is None
+    assert best_link([a, b]) == b
+    assert best_link([b, tie]) == tie  # same score: the earlier member
 
 
 def test_the_stage_needs_best_member_linkage() -> None:
     with pytest.raises(ValueError, match="linkage"):
-        stories.AssignStories(replace(stories.DEFAULT_SETTINGS, linkage="top2"))
+        AssignStories(replace(stories.DEFAULT_SETTINGS, linkage="top2"))
