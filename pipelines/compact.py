@@ -10,7 +10,9 @@ or the merged ones, never both and never a part:
    write them to ``OUTPUT/.newsbeam-compact/TABLE/date=D/part-<hash of the row ids>.parquet``
    (outside every reader's glob; the name comes from the content, so a re-run writes the same
    file), with a journal ``.compaction.json`` naming the inputs; row counts are checked and
-   everything is fsynced;
+   everything is fsynced.  Merged article rows get the roots of their ``duplicate_of`` and
+   ``story_id`` chains (``pipelines/sql/views.sql``), so readers of the files see what the
+   ``articles`` view shows;
 3. **link**: files that appeared in the live partition since the snapshot are hard-linked into
    the staged directory, so they survive the swap;
 4. **swap**: ``renameat2(RENAME_EXCHANGE)`` exchanges the staged and the live directories in one
@@ -45,6 +47,7 @@ from datetime import date
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from transforms.write import ROW_KEYS
@@ -203,8 +206,13 @@ def compact_partition(
     min_age_s: float = 0.0,
     hook: Hook | None = None,
     allow_exchange: bool = True,
+    roots: pa.Table | None = None,
 ) -> CompactionResult:
-    """Compact ``OUTPUT/TABLE/date=DAY`` (see the module docstring); ``hook`` is called after each step."""
+    """Compact ``OUTPUT/TABLE/date=DAY`` (see the module docstring); ``hook`` is called after each step.
+
+    ``roots`` (articles: ``article_roots``, see ``with_roots``): the merged rows get the roots of
+    their ``duplicate_of`` and ``story_id`` chains.
+    """
     if table not in ROW_KEYS:
         raise CompactionError(f"unknown table {table!r}")
     recover(output, table, day)
@@ -224,6 +232,8 @@ def compact_partition(
     ).sort_by([(key, "ascending") for key in ROW_KEYS[table]])
     if merged.num_rows != expected:
         raise CompactionError(f"{part.live}: read {merged.num_rows} rows, the footers say {expected}")
+    if roots is not None:
+        merged = with_roots(merged, roots)
 
     # 2. stage
     part.staged.parent.mkdir(parents=True, exist_ok=True)
@@ -283,6 +293,34 @@ def compact_partition(
         bytes_before=bytes_before,
         bytes_after=sum(part.live.joinpath(name).stat().st_size for name in written),
     )
+
+
+def article_roots(output: Path) -> pa.Table:
+    """``article_id, duplicate_root, story_root`` of every article with a chain, over the whole
+    output (``pipelines/sql/views.sql``: a link may point into another partition)."""
+    from pipelines.query import connect
+
+    return (
+        connect(output)
+        .sql("SELECT article_id, duplicate_root, story_root FROM article_roots")
+        .fetch_arrow_table()
+    )
+
+
+def with_roots(rows: pa.Table, roots: pa.Table) -> pa.Table:
+    """``rows`` with ``duplicate_of`` and ``story_id`` replaced by their roots, where known."""
+    if not roots.num_rows or "article_id" not in rows.column_names:
+        return rows
+    index = {a: i for i, a in enumerate(roots.column("article_id").to_pylist())}
+    positions = pa.array([index.get(a) for a in rows.column("article_id").to_pylist()], pa.int64())
+    for column, root in (("duplicate_of", "duplicate_root"), ("story_id", "story_root")):
+        if column not in rows.column_names:
+            continue
+        found = roots.column(root).take(positions)
+        current = rows.column(column)
+        resolved = pc.if_else(pc.is_null(current), current, pc.coalesce(found, current))
+        rows = rows.set_column(rows.column_names.index(column), rows.schema.field(column), resolved)
+    return rows
 
 
 def _skip_reason(directory: Path, inputs: list[Path], min_age_s: float) -> str | None:
@@ -357,8 +395,11 @@ def compact_output(
     with _exclusive(root):
         for table in tables:
             days = [day.isoformat()] if day else partitions(root, table)
+            roots = article_roots(root) if table == "articles" and days else None
             for each in days:
                 results.append(
-                    compact_partition(root, table, each, max_rows=max_rows, min_age_s=min_age_s, hook=hook)
+                    compact_partition(
+                        root, table, each, max_rows=max_rows, min_age_s=min_age_s, hook=hook, roots=roots
+                    )
                 )
     return results

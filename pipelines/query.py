@@ -1,7 +1,9 @@
-"""DuckDB over the output: views ``articles`` and ``failures`` with Hive partitioning."""
+"""DuckDB over the output: the views of ``sql/views.sql`` (``articles`` with chains followed to
+their roots, ``failures``), with Hive partitioning."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import duckdb
@@ -9,22 +11,34 @@ import pyarrow as pa
 
 from transforms.schema import SCHEMAS
 
+VIEWS_SQL = Path(__file__).parent / "sql" / "views.sql"
+FILE_VIEWS = {"article_files": "articles", "failures": "failures"}  # view over a table's files
+_CREATE_VIEW = re.compile(r"CREATE OR REPLACE VIEW (\w+) AS")
+
+
+def view_statements() -> list[tuple[str, str]]:
+    """``(view name, CREATE statement)`` of ``sql/views.sql``, in order."""
+    text = "\n".join(
+        line for line in VIEWS_SQL.read_text(encoding="utf-8").splitlines() if not line.startswith("--")
+    )
+    statements = [s.strip() for s in text.split(";") if s.strip()]
+    return [(m.group(1), s) for s in statements if (m := _CREATE_VIEW.match(s))]
+
 
 def connect(output: str | Path) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with one view per table of ``output`` (empty when none written)."""
+    """An in-memory DuckDB with the views of ``sql/views.sql`` over ``output``; a table with no
+    file yet is an empty view instead of an error."""
     connection = duckdb.connect()
-    for table, schema in SCHEMAS.items():
-        files = sorted(Path(output, table).glob("date=*/*.parquet"))
-        if files:
-            pattern = str(Path(output, table, "date=*", "*.parquet")).replace("'", "''")
-            connection.execute(
-                f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}', "
-                "hive_partitioning = true, hive_types = {'date': DATE}, union_by_name = true)"
-            )
-        else:
-            empty = pa.Table.from_pylist([], schema=schema.append(pa.field("date", pa.date32())))
-            connection.register(f"_{table}_empty", empty)
-            connection.execute(f"CREATE VIEW {table} AS SELECT * FROM _{table}_empty")
+    connection.execute("SET VARIABLE output = ?", [str(output)])
+    for view, statement in view_statements():
+        table = FILE_VIEWS.get(view)
+        if table is None or any(Path(output, table).glob("date=*/*.parquet")):
+            connection.execute(statement)
+            continue
+        schema = SCHEMAS[table]
+        empty = pa.Table.from_pylist([], schema=schema.append(pa.field("date", pa.date32())))
+        connection.register(f"_{table}_empty", empty)
+        connection.execute(f"CREATE VIEW {view} AS SELECT * FROM _{table}_empty")
     return connection
 
 

@@ -24,6 +24,7 @@ def article(
     published_at: datetime | None = T0,
     first_seen_at: datetime = T0,
     story_id: str | None = None,
+    duplicate_of: str | None = None,
     entities: list[tuple[str, str, str, int]] | None = None,
     url: str | None = None,
 ) -> dict[str, Any]:
@@ -47,8 +48,8 @@ def article(
         "first_seen_at": first_seen_at,
         "word_count": 3,
         "content_hash": hashlib.sha1(article_id.encode()).hexdigest(),
-        "duplicate_of": None,
-        "duplicate_score": None,
+        "duplicate_of": duplicate_of,
+        "duplicate_score": None if duplicate_of is None else 0.8,
         "story_id": story_id,
         "story_score": None if story_id is None else 0.9,
         "entities": None
