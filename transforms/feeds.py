@@ -397,7 +397,7 @@ class _PollFeedFn(beam.DoFn):
         idle.set(float(tick_time) + self._seen_ttl_s)
         new = failed = False
         try:
-            for output in self._poll_once(spec, current, now):
+            for output in self._poll_once(spec, current, now, float(tick_time)):
                 if isinstance(output, TimestampedValue):
                     new = True
                 elif output.value.url == spec.url:  # the feed itself failed, not one entry
@@ -409,8 +409,11 @@ class _PollFeedFn(beam.DoFn):
             self._intervals.update(int(current.interval_s))
             state.write(current)
 
-    def _poll_once(self, spec: FeedSpec, current: _FeedState, now: float) -> Iterator[Any]:
-        seen_at = datetime.fromtimestamp(now, tz=UTC)
+    def _poll_once(self, spec: FeedSpec, current: _FeedState, now: float, tick: float) -> Iterator[Any]:
+        """One poll at wall-clock ``now`` for the tick scheduled at ``tick``: new entries are first
+        seen at the tick (their element timestamp too), so the entries of one tick share a time and
+        their order does not depend on which feed a worker polled first."""
+        seen_at = datetime.fromtimestamp(tick, tz=UTC)
         headers = {}
         if current.etag:
             headers["If-None-Match"] = current.etag
@@ -449,7 +452,7 @@ class _PollFeedFn(beam.DoFn):
                 continue
             seen[key] = now
             self._entries.inc()
-            yield TimestampedValue(entry, now)
+            yield TimestampedValue(entry, tick)
         current.seen = seen
 
     @on_timer(IDLE)
