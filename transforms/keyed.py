@@ -7,9 +7,10 @@ and wires the two steps defined here (near-duplicates add an exact check in betw
     Article ─ 'Sign …' ─┬─ (candidate key, Stored) ─ ProbeCandidateKeys ─ (decide key, ToDecide(edge)) ─┐
       (stage)           └─ (decide key, ToDecide(article)) ─────────────────────────────────────── DecideOnce ─ Article
 
-**Time.**  ``ts`` is an article's element timestamp in integer microseconds.  The pipeline
-stamps articles with ``first_seen_at``; ``DecideOnce`` re-emits each article 1 µs later, so in
-every stage the order ``(ts, article_id)`` is the first-seen order.
+**Time.**  ``ts`` is an article's element timestamp in integer microseconds, floored to the
+millisecond (portable runners, Prism and Flink among them, carry timestamps in milliseconds).
+The pipeline stamps articles with ``first_seen_at``; ``DecideOnce`` re-emits each article one
+millisecond later, so in every stage the order ``(ts, article_id)`` is the first-seen order.
 
 **Probe** (``ProbeCandidateKeys``, keyed by a candidate key; ``process`` only, no timers).  A
 key holds one bag of ``Stored`` entries.  An arrival X is compared with every stored entry Y
@@ -24,11 +25,13 @@ timers: a key that goes quiet keeps at most what it held when last touched, and 
 keys is fixed.
 
 **Decide** (``DecideOnce``, keyed by ``decide_key(article_id, ts)``).  State: the article
-(one cell) and its edges (a bag).  One event-time timer at ``ts + 1 µs``, set when the article
-arrives, or when an edge arrives before it.  Every edge addressed to an article is stamped at
-or before its ts (it comes from processing the article or an earlier one), so when the
-watermark passes ``ts + 1 µs`` every edge from on-time input has arrived; the stage's
-``decide(article, edges)`` then runs once and the article is emitted at ``ts + 1 µs``.  An edge
+(one cell) and its edges (a bag).  One event-time timer at ``ts + 1 ms``, set when the article
+arrives, or when an edge arrives before it.  Every edge addressed to an article is stamped
+before ``ts + 1 ms`` (it comes from processing the article or an earlier one), so when the
+watermark reaches ``ts + 1 ms`` every edge from on-time input has arrived, on a runner whose
+event-time timers hold the output watermark (the Beam model; Prism, Flink and Dataflow do, the
+Python BundleBasedDirectRunner does not); the stage's ``decide(article, edges)`` then runs once
+and the article is emitted at ``ts + 1 ms``.  An edge
 arriving after its article was decided (from late input) finds no article: its timer fires at
 once and the edge is dropped (counter ``keyed_late_edges``).
 
@@ -60,11 +63,12 @@ from transforms.records import Article
 from transforms.worker import fast_state_sizing
 
 SECOND_US = 1_000_000
+TICK_US = 1000  # portable runners carry element and timer timestamps in milliseconds
 
 
 def micros(timestamp: Timestamp) -> int:
-    """An element timestamp in integer microseconds."""
-    return int(timestamp.micros)
+    """An element timestamp in integer microseconds, floored to the millisecond (``TICK_US``)."""
+    return int(timestamp.micros) // TICK_US * TICK_US
 
 
 def at(micros_: int) -> Timestamp:
@@ -309,7 +313,7 @@ class DecideOnce(beam.DoFn):
             edges.add(tuple(message.edge))
             if article.read() is not None:
                 return  # the article's arrival set the timer
-        decide.set(at(decide_key_ts(key) + 1))
+        decide.set(at(decide_key_ts(key) + TICK_US))
         self._timer_sets.inc()
 
     @on_timer(DECIDE)
