@@ -118,6 +118,16 @@ def article_urls(db: duckdb.DuckDBPyConnection) -> list[str]:
     return [url for (url,) in db.sql("SELECT canonical_url FROM articles").fetchall()]
 
 
+def decisions(db: duckdb.DuckDBPyConnection) -> dict[str, tuple[str | None, str | None, str | None]]:
+    """Per article: its canonical URL, ``duplicate_of`` and ``story_id``, as written (the direct
+    links, which the ``articles`` view follows to their roots).  Equal on every runner for the
+    same input: bounded runs see every entry at the one poll tick, and ties go by article id."""
+    rows = db.sql("SELECT article_id, canonical_url, duplicate_of, story_id FROM article_files").fetchall()
+    found = {article_id: tuple(rest) for article_id, *rest in rows}
+    assert len(found) == len(rows), "an article was written twice"
+    return found  # type: ignore[return-value]
+
+
 def failures(db: duckdb.DuckDBPyConnection) -> Counter[tuple[str, str]]:
     return Counter(db.sql("SELECT stage, error_type FROM failures").fetchall())
 

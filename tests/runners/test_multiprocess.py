@@ -25,7 +25,7 @@ from typing import Any
 import pytest
 
 from samples.server import SampleSite
-from tests.runners.support import Run, failures, newsbeam_run, once_args
+from tests.runners.support import Run, decisions, failures, newsbeam_run, once_args
 
 pytestmark = pytest.mark.runners
 
@@ -44,8 +44,10 @@ def _rows(run: Run) -> dict[str, tuple[Any, ...]]:
     return by_id
 
 
-def test_two_worker_processes_write_the_same_rows_as_one(sample_site: SampleSite, tmp_path: Path) -> None:
-    one = newsbeam_run(once_args(sample_site.base_url), tmp_path / "one")
+def test_two_worker_processes_write_the_same_rows_as_one(
+    sample_site: SampleSite, reference_run: Run, tmp_path: Path
+) -> None:
+    one = reference_run
     two = newsbeam_run(
         once_args(sample_site.base_url, "--direct_num_workers=2", "--direct_running_mode=multi_processing"),
         tmp_path / "two",
@@ -60,5 +62,6 @@ def test_two_worker_processes_write_the_same_rows_as_one(sample_site: SampleSite
     assert not differing, (
         f"{len(differing)} articles differ, e.g. {rows_one[differing[0]]} != {rows_two[differing[0]]}"
     )
+    assert decisions(two.db()) == decisions(one.db())  # the same duplicate_of and story_id
     assert failures(two.db()) == failures(one.db())
     assert two.count("rows written") == len(rows_two)

@@ -23,8 +23,10 @@ from samples.server import Replay, SampleSite
 from tests.runners.support import (
     ACCOUNTED,
     CONFIG,
+    Run,
     article_urls,
     assert_bounded_run_matches_manifest,
+    decisions,
     newsbeam_run,
     once_args,
 )
@@ -42,14 +44,17 @@ def prism() -> Path:
     return binary
 
 
-def test_bounded_run_on_prism_matches_the_manifest(
-    prism: Path, sample_site: SampleSite, tmp_path: Path
+def test_bounded_run_on_prism_matches_the_manifest_and_the_default_runner(
+    prism: Path, sample_site: SampleSite, reference_run: Run, tmp_path: Path
 ) -> None:
     run = newsbeam_run(
         once_args(sample_site.base_url, "--runner=PrismRunner", f"--prism_location={prism}"),
         tmp_path / "out",
     )
     assert_bounded_run_matches_manifest(run, sample_site.base_url)
+    found, want = decisions(run.db()), decisions(reference_run.db())
+    assert found == want, f"{sum(found[k] != want.get(k) for k in found)} articles decided otherwise"
+    assert any(d for _, d, _ in found.values()) and len({s for *_, s in found.values()}) < len(found)
     assert str(prism) in run.log, "Prism was not started"
 
 
