@@ -11,7 +11,9 @@ The texts come from the bundled site alone (no ``../shared`` needed): the body p
 article) and mixes about half of its sentences with sentences of other articles, cut into 3 to 9
 paragraphs of 2 to 5 sentences.  So every article is distinct (different URL, title, and text,
 no near-duplicates by construction: shared sentences are shuffled and diluted), while the ~12
-variants of one story share vocabulary and entities as articles about one event do.
+variants of one story share vocabulary and entities as articles about one event do.  With
+``copies`` > 0, that share of the articles are syndicated copies of an earlier one republished
+by another outlet (``copy_of`` in the manifest).
 Deterministic from ``seed``: same arguments, byte-identical site.
 
 ``write_config(path)`` writes the job config for a benchmark run against such a site on
@@ -81,6 +83,7 @@ class Article:
     published: datetime
     author: str
     story: int
+    copy_of: int | None = None  # the index of the article this one republishes
 
 
 def load_stories(site_dir: Path = SITE_DIR) -> list[Story]:
@@ -130,14 +133,63 @@ def _article_text(story: Story, pool: list[str], rng: random.Random) -> tuple[tu
     return (lead, *_paragraphs(mixed, rng)), headline_from_sentence(title_from)
 
 
-def plan_articles(stories: list[Story], n_articles: int, seed: int) -> list[Article]:
+SYNDICATION_NOTES = (
+    "This article was originally published by a partner outlet and is republished with permission.",
+    "Reporting by wire staff; additional reporting by our newsroom.",
+    "Copyright the wire service. All rights reserved.",
+)
+
+
+def _republished(original: Article, rng: random.Random) -> tuple[tuple[str, ...], str]:
+    """(paragraphs, title) of another outlet's copy of ``original``: the same text, perhaps its
+    last paragraph cut, a syndication note added, the headline kept or lightly edited."""
+    paragraphs = list(original.paragraphs)
+    if len(paragraphs) > 3 and rng.random() < 0.5:
+        paragraphs.pop()
+    paragraphs.append(SYNDICATION_NOTES[rng.randrange(len(SYNDICATION_NOTES))])
+    title = original.title if rng.random() < 0.5 else f"{original.title}: what we know"
+    return tuple(paragraphs), title
+
+
+def plan_articles(stories: list[Story], n_articles: int, seed: int, copies: float = 0.0) -> list[Article]:
+    """``n_articles`` articles; a share ``copies`` of them republish an earlier article of another
+    publisher (a syndicated copy, seen up to three hours after it), the rest are distinct."""
     rng = random.Random(seed)
+    syndication = random.Random(seed + 2)  # its own stream: copies=0 gives the site as before
     pool = [s for story in stories for s in story.sentences]
     order = list(range(len(stories)))
     rng.shuffle(order)
     pubs = list(PUBLISHERS)
-    articles = []
+    articles: list[Article] = []
     for i in range(n_articles):
+        if copies > 0 and i >= 10 and syndication.random() < copies:
+            original = articles[i - 1 - syndication.randrange(min(50, i))]
+            while original.copy_of is not None:
+                original = articles[original.copy_of]
+            paragraphs, title = _republished(original, syndication)
+            others = [p for p in pubs if p.slug != original.publisher]
+            pub = others[syndication.randrange(len(others))]
+            feeds = FEEDS_BY_PUB[pub.slug]
+            feed = feeds[syndication.randrange(len(feeds))].path
+            published = original.published + timedelta(minutes=syndication.randrange(1, 180))
+            base = f"/{pub.slug}/{published:%Y/%m/%d}" if pub.date_in_url else f"/{pub.slug}/{pub.section}"
+            path = f"{base}/{slugify(title, 7)}-{i:05d}.html"
+            author = pub.authors[syndication.randrange(len(pub.authors))]
+            articles.append(
+                Article(
+                    i,
+                    pub.slug,
+                    feed,
+                    path,
+                    title,
+                    paragraphs,
+                    published,
+                    author,
+                    original.story,
+                    original.index,
+                )
+            )
+            continue
         story_index = order[i % len(order)]
         paragraphs, title = _article_text(stories[story_index], pool, rng)
         pub = pubs[(i + story_index) % len(pubs)]
@@ -249,21 +301,23 @@ def _manifest(articles: list[Article], seed: int) -> dict[str, object]:
                 "published_at": a.published.isoformat().replace("+00:00", "Z"),
                 "words": sum(len(p.split()) for p in a.paragraphs),
                 "story": a.story,
+                **({"copy_of": articles[a.copy_of].path} if a.copy_of is not None else {}),
             }
             for a in articles
         ],
     }
 
 
-def build_site(out_dir: Path, n_articles: int = DEFAULT_ARTICLES, seed: int = 0) -> Path:
-    """Write a site of ``n_articles`` distinct articles to ``out_dir`` (replaced); returns it.
+def build_site(out_dir: Path, n_articles: int = DEFAULT_ARTICLES, seed: int = 0, copies: float = 0.0) -> Path:
+    """Write a site of ``n_articles`` articles to ``out_dir`` (replaced); returns it.  All are
+    distinct but a share ``copies`` of syndicated copies (``plan_articles``).
 
     Refuses to replace a non-empty directory that is not such a site.
     """
     if n_articles < 1:
         raise ValueError("n_articles must be at least 1")
     out_dir = Path(out_dir)
-    files = render_site(plan_articles(load_stories(), n_articles, seed), seed)
+    files = render_site(plan_articles(load_stories(), n_articles, seed, copies), seed)
     if out_dir.exists():
         manifest = out_dir / "manifest.json"
         mine = manifest.is_file() and MARKER in manifest.read_text(encoding="utf-8")[:200]
@@ -307,10 +361,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("out", type=Path, help="site directory to write (replaced)")
     parser.add_argument("--articles", type=int, default=DEFAULT_ARTICLES)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--copies", type=float, default=0.0, help="share of syndicated copies (default 0)")
     parser.add_argument("--config", type=Path, default=None, help="also write a job config here")
     args = parser.parse_args(argv)
     try:
-        build_site(args.out, args.articles, args.seed)
+        build_site(args.out, args.articles, args.seed, args.copies)
     except (FileExistsError, ValueError) as err:
         print(err, file=sys.stderr)
         return 2

@@ -1,6 +1,10 @@
-"""Memory of a long streaming run on Prism (issue 7): is RSS flat once state is pruned?
+"""A long streaming run on Prism: is RSS flat once state is pruned (issue 7), does the pipeline
+keep up with its feeds, and how soon does an article reach Parquet (issue 14)?
 
     .venv/bin/python -m benchmarks.memory_stream [--minutes 20] [--sample-every 10]
+    # issue 14's run: 3.2 articles/s for 10 minutes, 10% syndicated copies
+    .venv/bin/python -m benchmarks.memory_stream --minutes 10 --every 2.5 --poll-s 10 \
+        --copies 0.1 --marks 2,5,10
 
 Serves a generated site much larger than the bundled sample (``benchmarks.corpus.build_site``) in
 replay mode: one more item per feed every ``--every`` seconds, each feed listing only its ``--window``
@@ -10,8 +14,13 @@ FnApiRunner, which holds every output until the end) with a job config whose TTL
 (``--ttl-minutes``, ``--lateness-s``) so that state is pruned well within the run, and samples
 every ``--sample-every`` seconds the RSS of the whole process tree (``/proc/PID/status`` VmRSS),
 per kind of process (the newsbeam driver, Prism, SDK worker processes), and the articles written
-so far (Parquet footers). Prints RSS at 2, 10 and 20 minutes, the maximum and the growth from
-10 to 20 minutes; the samples go to a CSV file (its path is printed).
+so far (Parquet footers). Prints RSS at the ``--marks`` (default 2, 10 and 20 minutes), the
+maximum and the growth between the last two marks; the samples go to a CSV file (its path is
+printed).  Then, from what was written: articles/s after the first mark, the latency of each
+article from the moment its feed first listed it to its Parquet file's time (percentiles, and
+how many exceed the target: poll interval + ``write.max_buffering_s`` + 30 s), the rows with
+``story_id`` and ``duplicate_of``, the corpus's syndicated pairs (``--copies``) marked as copies,
+and the timer sets per article from the run summary.
 
 With Beam's default LOOPBACK environment on Prism the Python SDK harness runs inside the driver
 process, so "driver" is the driver plus the SDK worker; ``--environment-type PROCESS`` would
@@ -24,6 +33,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import csv
+import html
 import itertools
 import json
 import os
@@ -37,12 +47,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pyarrow.parquet as pq
 import yaml
 
 from benchmarks.corpus import build_site
 from pipelines.cli import find_prism
+from pipelines.query import connect
 from samples.server import Replay, SampleSite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -82,18 +94,19 @@ def site_feeds(site_dir: Path) -> list[SiteFeed]:
 
 def job_config(output: Path, feeds: Sequence[SiteFeed], args: argparse.Namespace) -> dict[str, object]:
     """config/local.yaml's settings (127.0.0.1 allowed, no crawl delay) with short TTLs."""
+    poll_s = args.poll_s or args.every
     return {
         "output": str(output),
         "http": {"timeout_s": 10, "retries": 1, "backoff_s": 0.2, "allow_private_addresses": True},
         "fetch": {"min_host_delay_s": 0.0, "respect_robots": True},
-        "polling": {"min_interval_s": args.every / 2, "max_interval_s": args.every * 3},
+        "polling": {"min_interval_s": poll_s / 2, "max_interval_s": poll_s * 3},
         # Short TTLs so that pruning happens within the run: a seen URL (feed entry, link,
         # canonical) is freed TTL + lateness after it was kept.
         "dedup": {"url_ttl_days": args.ttl_minutes / 1440, "url_allowed_lateness_s": args.lateness_s},
         "extract": {"min_words": 50},
-        "write": {"batch_size": 500, "max_buffering_s": 10},
+        "write": {"batch_size": 500, "max_buffering_s": args.max_buffering_s},
         "feeds": [
-            {"url": f.path, "publisher": f.publisher, "language": "en", "poll_interval_s": args.every}
+            {"url": f.path, "publisher": f.publisher, "language": "en", "poll_interval_s": poll_s}
             for f in feeds
         ],
     }
@@ -214,12 +227,12 @@ def at_minute(samples: Sequence[dict[str, float]], minute: float) -> dict[str, f
     return best if abs(best["t_s"] - minute * 60) <= max(gap, 1.0) else None
 
 
-def report(samples: Sequence[dict[str, float]], minutes: float) -> str:
+def report(samples: Sequence[dict[str, float]], minutes: float, at: Sequence[float] = MARKS_MIN) -> str:
     columns = ("total", *KINDS)
     lines = [
         f"{'at':>8}  " + "  ".join(f"{c:>9}" for c in columns) + f"  {'articles':>8}  {'load1':>5}",
     ]
-    marks: list[float] = sorted({*(m for m in MARKS_MIN if m <= minutes), minutes})
+    marks: list[float] = sorted({*(m for m in at if m <= minutes), minutes})
     chosen: dict[float, dict[str, float]] = {}
     for minute in marks:
         row = at_minute(samples, minute)
@@ -292,6 +305,96 @@ def read_samples(path: Path) -> list[dict[str, float]]:
 
 
 # --------------------------------------------------------------------------------------------
+# What was written: rate, latency from release to Parquet, stories, copies, timers
+# --------------------------------------------------------------------------------------------
+
+_LINK = re.compile(r'<link>([^<]+)</link>|<link rel="alternate" type="text/html" href="([^"]+)"')
+
+
+def release_offsets(site: SampleSite, replay: Replay) -> dict[str, float]:
+    """Seconds after the server started at which each article path is first listed in its feed."""
+    out: dict[str, float] = {}
+    for feed in site.content.feeds.values():
+        for k, item in enumerate(feed.items):  # oldest first
+            match = _LINK.search(item)
+            if match:
+                path = urlsplit(html.unescape(match.group(1) or match.group(2))).path
+                out[path] = max(0, k - replay.initial + 1) * replay.every_s
+    return out
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def stream_report(
+    output: Path,
+    released_at: dict[str, float],
+    t0: float,
+    summary: str,
+    warm_up_s: float,
+    end_s: float,
+    target_s: float,
+) -> str:
+    """Rate after warm-up, latency (release to its Parquet file's time) percentiles, every row's
+    story, timer sets per article.  Times are seconds since the server started at wall-clock
+    ``t0`` (``released_at``: per path, when its feed first listed it); a file's time is its
+    modification time (written under a temporary name, then renamed into place)."""
+    files = sorted(output.glob("articles/date=*/*.parquet"))
+    if not files:
+        return "no article written"
+    rows: list[tuple[str, float]] = []
+    for file in files:
+        at = file.stat().st_mtime - t0
+        urls = pq.read_table(file, columns=["url"]).column(0).to_pylist()
+        rows += [(urlsplit(url).path, at) for url in urls]
+    latencies = [
+        t - released_at[path] for path, t in rows if path in released_at and released_at[path] >= warm_up_s
+    ]
+    steady = [t for path, t in rows if warm_up_s <= t <= end_s]
+    db = connect(output)
+    total, with_story, copies = db.sql(
+        "SELECT count(*), count(story_id), count(duplicate_of) FROM articles"
+    ).fetchall()[0]
+    lines = [
+        f"articles written {len(rows)}; after warm-up ({warm_up_s / 60:g}-{end_s / 60:g} min): "
+        f"{len(steady)} = {len(steady) / max(1.0, end_s - warm_up_s):.2f} articles/s",
+        f"rows with story_id {with_story}/{total}; rows with duplicate_of {copies}",
+    ]
+    if latencies:
+        over = sum(latency > target_s for latency in latencies)
+        lines.append(
+            "latency, release to Parquet (s): "
+            + ", ".join(f"p{int(q * 100)} {percentile(latencies, q):.1f}" for q in (0.5, 0.9, 0.99))
+            + f", max {max(latencies):.1f}; over the {target_s:g} s target: {over} of {len(latencies)}"
+        )
+    match = re.search(r"keyed state\s+(\d+) timer sets", summary)
+    if match and total:
+        lines.append(
+            f"timer sets {match.group(1)} for {total} articles: {int(match.group(1)) / total:.2f} per article"
+        )
+    return "\n".join(lines)
+
+
+def copies_marked(output: Path, site_dir: Path) -> str:
+    """Of the syndicated pairs of the corpus (``copy_of`` in its manifest) both written, how many
+    read as one copy of the other in the ``articles`` view (the later-seen one's root)."""
+    manifest = json.loads((site_dir / "manifest.json").read_text(encoding="utf-8"))
+    pairs = [(a["path"], a["copy_of"]) for a in manifest["articles"] if a.get("copy_of")]
+    if not pairs:
+        return "no syndicated copies in the corpus"
+    db = connect(output)
+    by_path = {
+        urlsplit(url).path: (article_id, dup)
+        for url, article_id, dup in db.sql("SELECT url, article_id, duplicate_of FROM articles").fetchall()
+    }
+    both = [(by_path[c], by_path[o]) for c, o in pairs if c in by_path and o in by_path]
+    marked = sum(c[1] == o[0] or o[1] == c[0] or (c[1] is not None and c[1] == o[1]) for c, o in both)
+    return f"syndicated pairs with both written: {len(both)}; marked as copies: {marked}"
+
+
+# --------------------------------------------------------------------------------------------
 # The run
 # --------------------------------------------------------------------------------------------
 
@@ -306,6 +409,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--every", type=float, default=5.0, metavar="S", help="one new item per feed every S s (default 5)"
     )
     parser.add_argument("--window", type=int, default=20, help="items each feed lists (default 20)")
+    parser.add_argument("--poll-s", type=float, help="the feeds' poll interval (default: --every)")
+    parser.add_argument(
+        "--max-buffering-s", type=float, default=10.0, help="write.max_buffering_s (default 10)"
+    )
+    parser.add_argument("--copies", type=float, default=0.0, help="share of syndicated copies in the corpus")
+    parser.add_argument(
+        "--marks", default=",".join(map(str, MARKS_MIN)), help="minutes to report RSS at (default 2,10,20)"
+    )
     parser.add_argument("--feeds", type=int, default=8, help="feeds of the generated site (default 8)")
     parser.add_argument("--ttl-minutes", type=float, default=5.0, help="dedup.url_ttl_days, in minutes")
     parser.add_argument(
@@ -329,8 +440,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     # SIGTERM (e.g. `kill`) stops the run cleanly too: the finally below stops the job's processes.
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
+    marks = [float(m) for m in args.marks.split(",")]
     if args.from_csv is not None:
-        print(report(read_samples(args.from_csv), args.minutes))
+        print(report(read_samples(args.from_csv), args.minutes, marks))
         return 0
     prism = find_prism()
     if prism is None:
@@ -348,11 +460,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         site_dir, made_by = args.site_dir, "--site-dir"
     else:
         made_by = "benchmarks.corpus.build_site"
-        site_dir = build_site(work / "site", per_feed * args.feeds, seed=7)
+        site_dir = build_site(work / "site", per_feed * args.feeds, seed=7, copies=args.copies)
         fewest = min((f.items for f in site_feeds(site_dir)), default=0)
         if 0 < fewest < per_feed:  # articles spread unevenly over the feeds: scale up once
             n_articles = per_feed * args.feeds * per_feed // fewest + args.feeds
-            site_dir = build_site(work / "site-large", n_articles, seed=7)
+            site_dir = build_site(work / "site-large", n_articles, seed=7, copies=args.copies)
     feeds = site_feeds(site_dir)
     short = [f.path for f in feeds if f.items < int(duration_s / args.every) + 1]
     print(f"site: {site_dir} ({made_by}), {len(feeds)} feeds, {sum(f.items for f in feeds)} items")
@@ -368,6 +480,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     csv_path = work / "samples.csv"
     replay = Replay(initial=args.window, every_s=args.every, window=args.window)
     with SampleSite(site_dir, replay=replay) as site:
+        released_at = release_offsets(site, replay)
+        site_wall = time.time() - (time.monotonic() - site.content.started)  # the server's start
         command = [
             sys.executable,
             "-m",
@@ -442,8 +556,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("no samples taken", file=sys.stderr)
         return 1
     print()
-    print(report(samples, args.minutes))
+    print(report(samples, args.minutes, marks))
     print(f"samples: {csv_path}")
+    poll_s = args.poll_s or args.every
+    target_s = poll_s + args.max_buffering_s + 30
+    print(
+        stream_report(
+            output,
+            released_at,
+            site_wall,
+            (work / "summary.txt").read_text(encoding="utf-8"),
+            60 * marks[0],
+            duration_s,
+            target_s,
+        )
+    )
+    print(copies_marked(output, site_dir))
     return 0 if proc.returncode == 0 else 1
 
 

@@ -23,8 +23,8 @@ One run, one process, in this order:
    feeds, drop repeated URLs, fetch the pages, extract (``extract_html`` + ``build_article``),
    drop repeated canonical URLs, near-duplicates (``Signer`` + bands, as
    ``benchmarks.neardup_quality.loop_mark``), language (``Detector``), entities
-   (``load_pipeline`` + ``tag_articles`` in batches of the config's size), stories (features,
-   blocking keys, each candidate pair scored once, pointer resolution), Parquet
+   (``load_pipeline`` + ``tag_articles`` in batches of the config's size), stories
+   (``transforms.stories.reference_links``: blocking keys, each candidate pair scored once), Parquet
    (``write_batch`` per date, the config's batch size).  CPU and wall per stage; model loads
    are inside the stage that needs them, as in the pipeline.  Target: pipeline wall <= 1.25 x
    floor wall.
@@ -377,7 +377,7 @@ def floor_loop(
     """The pipeline's work in one loop; also returns the fetched pages for the extraction peers."""
     from protego import Protego
 
-    from benchmarks.neardup_quality import loop_mark
+    from benchmarks.neardup_quality import loop_mark, ts_of
     from pipelines.config import load_config
     from transforms.entities import load_pipeline, tag_articles
     from transforms.extract import ArticleRejected, build_article, extract_html
@@ -385,14 +385,7 @@ def floor_loop(
     from transforms.fetch import HTML_CONTENT_TYPES, robots_url
     from transforms.http import HttpError, get_with_retries, new_session
     from transforms.language import Detector, choose_language, detection_sample
-    from transforms.stories import (
-        NO_LINK,
-        StoryLink,
-        article_features,
-        blocking_keys,
-        resolve_pointers,
-        similarity,
-    )
+    from transforms.stories import reference_links
     from transforms.write import write_batch
 
     shutil.rmtree(output, ignore_errors=True)
@@ -480,38 +473,12 @@ def floor_loop(
             articles = tagged
         with clock("AssignStories"):
             story = config.story_settings()
-            window = story.window_hours * 3600.0
-            buckets: dict[str, list[tuple[str, float, Any]]] = defaultdict(list)
-            parents: dict[tuple[str, float], tuple[str, float]] = {}
-            scores: dict[str, float | None] = {}
-            ordered = sorted(articles, key=lambda a: (a.first_seen_at.timestamp(), a.article_id))
-            for article in ordered:
-                ts = article.first_seen_at.timestamp()
-                feats = article_features(article, story)
-                keys = blocking_keys(feats, story)
-                seen: set[str] = set()
-                best = NO_LINK
-                for key in keys:
-                    for member_id, member_ts, member in buckets[key]:
-                        if member_id in seen or ts - member_ts > window:
-                            continue
-                        seen.add(member_id)
-                        score = similarity(feats, member, story)
-                        if score >= story.threshold:
-                            best = min(best, StoryLink(member_id, member_ts, score), key=StoryLink.rank)
-                    buckets[key].append((article.article_id, ts, feats))
-                parents[article.article_id, ts] = (
-                    (article.article_id, ts) if best.member_id is None else (best.member_id, best.member_ts)
-                )
-                scores[article.article_id] = None if best.member_id is None else best.score
-            roots = resolve_pointers(parents, story.resolve_rounds)
+            links = reference_links([(ts_of(a), a) for a in articles], story)
             articles = [
-                replace(
-                    a,
-                    story_id=roots[a.article_id, a.first_seen_at.timestamp()][0],
-                    story_score=scores[a.article_id],
-                )
-                for a in ordered
+                replace(a, story_id=link.other_id, story_score=round(link.score, 4))
+                if (link := links[a.article_id])
+                else replace(a, story_id=a.article_id, story_score=None)
+                for a in articles
             ]
         with clock("WriteParquetPartitions"):
             from transforms.write import partition_key, to_row

@@ -96,6 +96,10 @@ class Summary:
             f"  failure reasons     {reasons or 'none'}",
             f"  near-duplicates     {g('near_duplicates') + g('exact_duplicates'):>7}   (marked duplicate_of, "
             f"still written: exact copies {g('exact_duplicates')})",
+            f"  stories             {g('stories_started') + g('stories_no_blocking_keys'):>7} started   (joined an earlier article "
+            f"{g('stories_joined')})",
+            f"  keyed state         {g('keyed_timer_sets'):>7} timer sets   (late arrivals "
+            f"{g('keyed_late_arrivals')}, late edges {g('keyed_late_edges')})",
             f"  languages           {self.languages or 'none detected'}",
             f"  entities            {g('entities_tagged'):>7} articles tagged   (no model for the "
             f"language {g('entities_no_model')}, text capped {g('entities_text_capped')})",

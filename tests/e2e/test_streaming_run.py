@@ -1,4 +1,5 @@
-"""A streaming run (--duration) against the sample site in replay mode picks up new items."""
+"""A streaming run (--duration) against the sample site in replay mode picks up new items, and
+its rows have their stories."""
 
 from __future__ import annotations
 
@@ -42,6 +43,7 @@ def test_duration_run_keeps_polling_and_ingests_released_items(tmp_path: Path) -
     assert status == 0
     polled = int(re.search(r"feeds polled\s+(\d+)", summary).group(1))  # type: ignore[union-attr]
     assert polled > feeds  # each feed polled more than once
-    articles = connect(output).sql("SELECT count(*) FROM articles").fetchall()[0][0]
+    articles, with_story = connect(output).sql("SELECT count(*), count(story_id) FROM articles").fetchall()[0]
     assert articles > feeds  # more than the one item per feed released at the start
+    assert with_story == articles  # the near-duplicate and story stages run in streaming too
     assert "every entry is an article, a duplicate or a failure" in summary
