@@ -1,0 +1,790 @@
+"""The story similarity model, pure functions: article vectors, blocking keys, pair score, join decision.
+
+A *story* is one real-world event covered by several articles. The story stage links articles
+in pairs and decides once per article, with no mutable story state:
+
+1. ``story_vector(article)``: a compact, frozen summary computed from the article alone. Its
+   sparse channels (after Miranda et al., EMNLP 2018, "Multilingual Clustering of Streaming
+   News") hold TF-IDF weights of hashed terms: title words, body words, word stems (first
+   ``STEM_CHARS`` letters) and named entities (a person by surname), each L2-normalised, plus the
+   salient numbers (ages, counts, addresses) and the article's time (published, else first
+   seen). IDF comes from the fixed ``wordfreq`` table, never from the corpus, so a vector is the
+   same on every worker and at any time.
+2. ``blocking_keys(v)``: a few selective keys (the rarest entities and title/body terms); two
+   articles are compared only when they share one and are within ``window_hours``.
+3. ``link_score(a, b)``: a logistic model over symmetric pair features — the cosines of the
+   channels (title, body, title-vs-body, all text, stems, entities, people, places,
+   organisations), number overlap, a people conflict and Gaussian kernels of the time gap —,
+   in [0, 1], ``link_score(a, b) == link_score(b, a)``. Its weights ship beside this module
+   (``story_model.json``, written by ``benchmarks/train_story_model.py``; the file records the
+   data, split and command that trained it).
+4. ``choose_parent(candidates)``: from the scores of an article's *earlier* candidates, its
+   parent (the best-scoring one) if the score reaches the threshold, else ``None`` (it starts a
+   story). ``reference_assign`` is the pure reference of the whole stage and ``story_roots``
+   resolves parent chains into story ids.
+
+Invariants: vectors, keys, scores and decisions are deterministic functions of their inputs;
+``StoryVector.from_bytes(v.to_bytes()) == v``; a vector holds no text.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import re
+import struct
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property, lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, NamedTuple
+
+from wordfreq import zipf_frequency
+
+from transforms.records import Article
+
+MODEL_FILE = "story_model.json"
+MODEL_FORMAT = 1
+VECTOR_FORMAT = 1
+STEM_CHARS = 5
+MAX_KEYS = 8  # blocking keys of each kind kept in a vector
+# Zipf frequency (log10 per billion words) at and above which a word carries no weight; a word
+# the table does not know gets ``ZIPF_UNKNOWN`` (misspellings, rare names: very rare).
+ZIPF_CEILING = 6.0
+ZIPF_UNKNOWN = 1.0
+
+# Entity labels (spaCy / OntoNotes) grouped; other labels are ignored.
+GROUPS: Mapping[str, int] = {
+    "PERSON": 0,
+    "GPE": 1,
+    "LOC": 1,
+    "FAC": 1,
+    "ORG": 2,
+    "NORP": 3,
+    "EVENT": 3,
+    "PRODUCT": 3,
+    "WORK_OF_ART": 3,
+    "LAW": 3,
+}
+PERSON, PLACE, ORG, OTHER = range(4)
+
+_WORD = re.compile(r"[^\W\d_]+(?:['\u2019][^\W\d_]+)*")
+_YEAR = re.compile(r"(?<![\w.,])(19[5-9]\d|20[0-3]\d)(?!\w|[.,]\d)")
+_MONTHS = {
+    name: k + 1
+    for k, names in enumerate(
+        [
+            ("january", "jan"),
+            ("february", "feb"),
+            ("march", "mar"),
+            ("april", "apr"),
+            ("may",),
+            ("june", "jun"),
+            ("july", "jul"),
+            ("august", "aug"),
+            ("september", "sep", "sept"),
+            ("october", "oct"),
+            ("november", "nov"),
+            ("december", "dec"),
+        ]
+    )
+    for name in names
+}
+_MONTH_DAY = re.compile(
+    r"\b(" + "|".join(sorted(_MONTHS, key=len, reverse=True)) + r")\.?\s+(\d{1,2})(?:st|nd|rd|th)?\b",
+    re.IGNORECASE,
+)
+_NUMBER = re.compile(r"(?<![\w.,])(\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(-year-old)?(?![\w])")
+
+
+# ----------------------------------------------------------------------------------------------
+# Settings and weights
+
+
+@dataclass(frozen=True)
+class StoryModelSettings:
+    """What the story model does at run time.
+
+    ``threshold``: the link score an article's best earlier candidate must reach for the article
+    to join it (None: the threshold the weights file was chosen with). ``window_hours``: how far
+    back candidates reach. ``blocking_entities`` / ``blocking_terms``: how many keys of each
+    kind an article is stored and looked up under (``blocking_keys``). ``model_path``: the
+    weights file (None: the one shipped in the package); ``model_version``: if set, the file's
+    ``version`` must equal it.
+    """
+
+    threshold: float | None = None
+    window_hours: float = 168.0
+    blocking_entities: int = 4
+    blocking_terms: int = 4
+    model_path: str | None = None
+    model_version: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.threshold is not None and not 0 <= self.threshold <= 1:
+            raise ValueError(f"threshold must be in [0, 1] (or None: the model's), not {self.threshold}")
+        if not self.window_hours > 0:
+            raise ValueError(f"window_hours must be positive, not {self.window_hours}")
+        for name in ("blocking_entities", "blocking_terms"):
+            value = getattr(self, name)
+            if not 0 <= value <= MAX_KEYS:
+                raise ValueError(f"{name} must be in [0, {MAX_KEYS}], not {value}")
+        if self.blocking_entities + self.blocking_terms == 0:
+            raise ValueError("blocking_entities + blocking_terms must be at least 1")
+
+    @property
+    def weights(self) -> ModelWeights:
+        return load_weights(self.model_path, self.model_version)
+
+    @property
+    def join_threshold(self) -> float:
+        return self.weights.threshold if self.threshold is None else self.threshold
+
+
+@dataclass(frozen=True)
+class VectorShape:
+    """How many features of each channel a vector keeps (part of the trained model)."""
+
+    title_terms: int = 16
+    body_terms: int = 48
+    stems: int = 48
+    entities: int = 24
+    numbers: int = 12
+    dates: int = 8
+    body_words: int = 600  # words of the text read
+    title_boost: float = 2.0  # entity weight when it is named in the title
+    key_max_zipf: float = 4.0  # blocking keys: words at most this common (wordfreq Zipf)
+
+
+@dataclass(frozen=True)
+class ModelWeights:
+    """A trained pair model: logistic regression over ``features`` (see ``pair_features``)."""
+
+    version: str
+    features: tuple[str, ...]
+    coefficients: tuple[float, ...]
+    intercept: float
+    threshold: float
+    shape: VectorShape
+    time_scales_hours: tuple[float, ...]
+    record: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.features) - set(feature_names(self.time_scales_hours)))
+        if unknown:
+            raise ValueError(f"unknown features in the story model: {', '.join(unknown)}")
+        if len(self.features) != len(self.coefficients):
+            raise ValueError("the story model has not one coefficient per feature")
+        if not 0 <= self.threshold <= 1:
+            raise ValueError("the story model's threshold must be in [0, 1]")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ModelWeights:
+        if data.get("format") != MODEL_FORMAT:
+            raise ValueError(f"story model format {data.get('format')!r}, expected {MODEL_FORMAT}")
+        return cls(
+            version=str(data["version"]),
+            features=tuple(data["features"]),
+            coefficients=tuple(float(c) for c in data["coefficients"]),
+            intercept=float(data["intercept"]),
+            threshold=float(data["threshold"]),
+            shape=VectorShape(**data["shape"]),
+            time_scales_hours=tuple(float(s) for s in data["time_scales_hours"]),
+            record=data.get("record", {}),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "format": MODEL_FORMAT,
+            "version": self.version,
+            "features": list(self.features),
+            "coefficients": [round(c, 6) for c in self.coefficients],
+            "intercept": round(self.intercept, 6),
+            "threshold": round(self.threshold, 4),
+            "shape": vars(self.shape),
+            "time_scales_hours": list(self.time_scales_hours),
+            "record": dict(self.record),
+        }
+
+
+@lru_cache(maxsize=8)  # a file read once per process and path: a memo, not state
+def load_weights(path: str | None = None, version: str | None = None) -> ModelWeights:
+    """The weights at ``path`` (None: the packaged ``story_model.json``), checked."""
+    if path is None:
+        text = resources.files("transforms").joinpath(MODEL_FILE).read_text(encoding="utf-8")
+    else:
+        text = Path(path).read_text(encoding="utf-8")
+    weights = ModelWeights.from_json(json.loads(text))
+    if version is not None and weights.version != version:
+        raise ValueError(f"story model {path or MODEL_FILE} is version {weights.version}, not {version}")
+    return weights
+
+
+# ----------------------------------------------------------------------------------------------
+# Vectors
+
+WEIGHT_SCALE = 255
+
+
+class Channel(NamedTuple):
+    """A sparse vector: term hashes, heaviest first, and their weights (one byte each, in
+    1/255 of the L2-normalised weight; zeros dropped)."""
+
+    hashes: tuple[int, ...]
+    weights: bytes
+
+    def lookup(self) -> dict[int, int]:
+        """``hash -> weight``."""
+        return dict(zip(self.hashes, self.weights, strict=True))
+
+    def norm(self) -> float:
+        return math.hypot(*self.weights) or 1.0
+
+
+EMPTY = Channel((), b"")
+
+
+@lru_cache(maxsize=1 << 17)  # pure function of the word: a memo of wordfreq lookups
+def rarity(word: str, language: str = "en") -> float:
+    """IDF-like weight of a lower-case word from ``wordfreq``, in [0, ZIPF_CEILING - ZIPF_UNKNOWN]."""
+    zipf = zipf_frequency(word, language or "en")
+    return max(0.0, ZIPF_CEILING - (zipf if zipf > 0 else ZIPF_UNKNOWN))
+
+
+@lru_cache(maxsize=1 << 17)  # pure function of the string
+def term_hash(term: str) -> int:
+    """A stable 32-bit hash (the same in every process, unlike ``hash``)."""
+    return int.from_bytes(hashlib.blake2b(term.encode(), digest_size=4).digest(), "big")
+
+
+@lru_cache(maxsize=1 << 17)  # pure function of the word
+def fold(word: str, language: str = "en") -> str:
+    """Possessive and plural folding (``korea's`` -> ``korea``, ``cities`` -> ``city``): a
+    plural is folded only when ``wordfreq`` finds the singular more common than the word
+    itself, so ``texas``, ``species`` or ``news`` stay as they are."""
+    word = re.sub(r"['\u2019]s?$", "", word)
+    if len(word) < 4 or not word.endswith("s") or word.endswith(("ss", "us", "is")):
+        return word
+    if word.endswith("ies"):
+        options = [word[:-3] + "y", word[:-1]]
+    elif word.endswith(("ches", "shes", "sses", "xes")):
+        options = [word[:-2]]
+    else:
+        options = [word[:-1]]
+    zipf = zipf_frequency(word, language or "en")
+    for singular in options:
+        if zipf_frequency(singular, language or "en") > zipf:
+            return singular
+    return word
+
+
+def tokens(text: str, language: str = "en") -> list[str]:
+    """Folded lower-case words of ``text`` (letters only)."""
+    return [fold(w, language) for w in _WORD.findall(text.casefold())]
+
+
+def _tfidf(words: Iterable[str], language: str) -> dict[str, float]:
+    counts: dict[str, int] = defaultdict(int)
+    for w in words:
+        if len(w) > 1:
+            counts[w] += 1
+    out = {}
+    for w, n in counts.items():
+        idf = rarity(w, language)
+        if idf > 0:
+            out[w] = (1.0 + math.log(n)) * idf
+    return out
+
+
+def _channel(weights: Mapping[str, float], limit: int) -> Channel:
+    """The ``limit`` heaviest terms, hashed, L2-normalised and quantised (zeros dropped)."""
+    top = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
+    norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
+    merged: dict[int, int] = {}
+    for term, w in top:
+        q = round(WEIGHT_SCALE * w / norm)
+        if q > 0:
+            h = term_hash(term)
+            merged[h] = max(merged.get(h, 0), q)
+    ordered = sorted(merged.items(), key=lambda kv: (-kv[1], kv[0]))
+    return Channel(tuple(h for h, _ in ordered), bytes(w for _, w in ordered))
+
+
+def entity_weights(
+    entities: Iterable[tuple[str, str, int]], title: str, language: str, title_boost: float
+) -> dict[str, tuple[int, float]]:
+    """``match key -> (group, weight)``: rarity x (1 + ln mentions), boosted when in the title.
+
+    Keys are folded words; a one-word person (``reid``) equal to the surname of a person named
+    in full in the same article (``tara reid``) counts as that person. The rarity of a key is
+    that of its rarest word; a key tagged with several labels counts under the label with the
+    most mentions.
+    """
+    counts: dict[str, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+    for key, label, count in entities:
+        group = GROUPS.get(label)
+        words = tuple(fold(w) for w in _WORD.findall(key))
+        if group is None or count <= 0 or not words:
+            continue
+        counts[" ".join(words)][group] += count
+    full_names: dict[str, str] = {}
+    for key in sorted(counts, key=lambda k: (-sum(counts[k].values()), k)):
+        parts = key.split()
+        if counts[key].get(PERSON) and len(parts) > 1:
+            full_names.setdefault(parts[-1], key)
+    for alias, key in full_names.items():
+        if alias in counts:
+            for n in counts.pop(alias).values():
+                counts[key][PERSON] += n
+    title_words = set(tokens(title, language))
+    out = {}
+    for key, by_group in counts.items():
+        group = max(by_group.items(), key=lambda kv: (kv[1], -kv[0]))[0]
+        parts = key.split()
+        weight = max(0.5, *(rarity(w, language) for w in parts)) * (1.0 + math.log(sum(by_group.values())))
+        if all(w in title_words for w in (parts[-1:] if group == PERSON else parts)):
+            weight *= title_boost
+        out[key] = (group, weight)
+    return out
+
+
+def mentioned_dates(text: str, limit: int) -> tuple[int, ...]:
+    """Years (``2013``) and days (``March 3`` -> ``303``: month x 100 + day) named in ``text``,
+    in order of first mention."""
+    found = [(m.start(), int(m.group(1))) for m in _YEAR.finditer(text)]
+    for m in _MONTH_DAY.finditer(text):
+        day = int(m.group(2))
+        if 1 <= day <= 31:
+            found.append((m.start(), 100 * _MONTHS[m.group(1).casefold()] + day))
+    out: list[int] = []
+    for _, d in sorted(found):
+        if d not in out:
+            out.append(d)
+            if len(out) == limit:
+                break
+    return tuple(out)
+
+
+def salient_numbers(text: str, limit: int) -> tuple[int, ...]:
+    """Hashes of the numbers of at least two digits (not years) and of ages (``4-year-old``),
+    in order of first mention."""
+    out: list[int] = []
+    for m in _NUMBER.finditer(text):
+        digits = m.group(1).replace(",", "")
+        if m.group(2):
+            term = f"age:{int(digits)}"
+        elif len(digits) >= 2 and not (len(digits) == 4 and _YEAR.fullmatch(digits)):
+            term = f"n:{int(digits)}"
+        else:
+            continue
+        h = term_hash(term)
+        if h not in out:
+            out.append(h)
+            if len(out) == limit:
+                break
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class StoryVector:
+    """The compact summary of one article kept in state (no text).
+
+    ``ts``: published time, else first seen (epoch seconds). Channels (``Channel``: hashes and
+    one-byte weights, heaviest first): ``title`` and ``body`` (folded words), ``stems`` (first
+    ``STEM_CHARS`` letters of the words of title and body), ``entities`` (match keys, a person
+    by full name), with ``entity_groups`` beside (one byte per entity: 0 person, 1 place,
+    2 organisation, 3 other). ``numbers``: hashes of salient numbers; ``dates``: years and days
+    named (``mentioned_dates``). ``key_entities`` / ``key_terms``: hashes of the heaviest
+    entities and title-or-body terms rare enough to block on (``VectorShape.key_max_zipf``),
+    heaviest first (``blocking_keys`` takes the first few).
+    """
+
+    ts: float
+    language: str
+    title: Channel
+    body: Channel
+    stems: Channel
+    entities: Channel
+    entity_groups: bytes
+    numbers: tuple[int, ...]
+    dates: tuple[int, ...]
+    key_entities: tuple[int, ...] = ()
+    key_terms: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.entities.hashes) != len(self.entity_groups):
+            raise ValueError("one group per entity")
+        for channel in (self.title, self.body, self.stems, self.entities):
+            if len(channel.hashes) != len(channel.weights) or len(channel.hashes) > 255:
+                raise ValueError("a channel has one weight per hash and at most 255 of them")
+        if len(self.language.encode()) > 255:
+            raise ValueError("language code too long")
+
+    # Lookups built once per vector and reused by every pair it is scored in.
+    @cached_property
+    def order_key(self) -> tuple[object, ...]:
+        """A total order of vectors (equal keys: equal vectors), for symmetric pair scores."""
+        return (
+            self.ts,
+            self.body,
+            self.title,
+            self.entities,
+            self.entity_groups,
+            self.stems,
+            self.numbers,
+            self.dates,
+            self.language,
+        )
+
+    @cached_property
+    def title_index(self) -> dict[int, int]:
+        return self.title.lookup()
+
+    @cached_property
+    def body_index(self) -> dict[int, int]:
+        return self.body.lookup()
+
+    @cached_property
+    def stem_index(self) -> dict[int, int]:
+        return self.stems.lookup()
+
+    @cached_property
+    def entity_index(self) -> dict[int, int]:
+        return self.entities.lookup()
+
+    @cached_property
+    def entity_group_of(self) -> dict[int, int]:
+        return dict(zip(self.entities.hashes, self.entity_groups, strict=True))
+
+    @cached_property
+    def norms(self) -> tuple[float, float, float, float]:
+        """L2 norms of title, body, stems and entities (quantised weights)."""
+        return (self.title.norm(), self.body.norm(), self.stems.norm(), self.entities.norm())
+
+    @cached_property
+    def group_norms(self) -> tuple[float, float, float, float]:
+        """L2 norm of the entity weights of each group (0 when the group is absent)."""
+        sums = [0, 0, 0, 0]
+        for w, g in zip(self.entities.weights, self.entity_groups, strict=True):
+            sums[g] += w * w
+        return (math.sqrt(sums[0]), math.sqrt(sums[1]), math.sqrt(sums[2]), math.sqrt(sums[3]))
+
+    @cached_property
+    def title_body(self) -> float:
+        """Cosine of the vector's own title and body (for the all-text channel)."""
+        return _dot(self.title_index, self.body_index) / (self.norms[0] * self.norms[1])
+
+    def to_bytes(self) -> bytes:
+        """Deterministic, little-endian: a header of counts, then each part."""
+        lang = self.language.encode()
+        channels = (self.title, self.body, self.stems, self.entities)
+        counts = [len(c.hashes) for c in channels]
+        counts += [len(self.numbers), len(self.dates), len(self.key_entities), len(self.key_terms)]
+        parts = [struct.pack(_HEADER, VECTOR_FORMAT, self.ts, len(lang), *counts), lang]
+        for c in channels:
+            parts.append(struct.pack(f"<{len(c.hashes)}I", *c.hashes))
+            parts.append(c.weights)
+        parts.append(self.entity_groups)
+        parts.append(struct.pack(f"<{len(self.numbers)}I", *self.numbers))
+        parts.append(struct.pack(f"<{len(self.dates)}H", *self.dates))
+        parts.append(struct.pack(f"<{len(self.key_entities)}I", *self.key_entities))
+        parts.append(struct.pack(f"<{len(self.key_terms)}I", *self.key_terms))
+        return b"".join(parts)
+
+    @classmethod
+    def from_bytes(cls, data: bytes) -> StoryVector:
+        """The inverse of ``to_bytes``; raises ``ValueError`` on another format or a short buffer."""
+        try:
+            fmt, ts, n_lang, nt, nb, ns, ne, nn, nd, nke, nkt = struct.unpack_from(_HEADER, data)
+            if fmt != VECTOR_FORMAT:
+                raise ValueError(f"story vector format {fmt}, expected {VECTOR_FORMAT}")
+            pos = _HEADER_SIZE
+            language = data[pos : pos + n_lang].decode()
+            pos += n_lang
+            channels = []
+            for n in (nt, nb, ns, ne):
+                hashes = struct.unpack_from(f"<{n}I", data, pos)
+                pos += 4 * n
+                channels.append(Channel(hashes, bytes(data[pos : pos + n])))
+                pos += n
+            groups = bytes(data[pos : pos + ne])
+            pos += ne
+            numbers = struct.unpack_from(f"<{nn}I", data, pos)
+            pos += 4 * nn
+            dates = struct.unpack_from(f"<{nd}H", data, pos)
+            pos += 2 * nd
+            key_entities = struct.unpack_from(f"<{nke}I", data, pos)
+            key_terms = struct.unpack_from(f"<{nkt}I", data, pos + 4 * nke)
+        except struct.error as err:
+            raise ValueError(f"not a story vector: {err}") from err
+        if pos + 4 * (nke + nkt) != len(data) or len(groups) != ne:
+            raise ValueError("not a story vector: wrong length")
+        title, body, stems, entities = channels
+        return cls(
+            ts, language, title, body, stems, entities, groups, numbers, dates, key_entities, key_terms
+        )
+
+
+_HEADER = "<BdB8B"
+_HEADER_SIZE = struct.calcsize(_HEADER)
+
+
+def _dot(a: dict[int, int], b: dict[int, int]) -> float:
+    common = a.keys() & b.keys()
+    return float(sum([a[h] * b[h] for h in common])) if common else 0.0
+
+
+def article_time(article: Article) -> float:
+    """Published time, else first-seen time, in epoch seconds."""
+    return (article.published_at or article.first_seen_at).timestamp()
+
+
+def story_vector(article: Article, settings: StoryModelSettings | None = None) -> StoryVector:
+    """The vector of one article: title, text, time, entities and language, nothing else."""
+    settings = settings or StoryModelSettings()
+    shape = settings.weights.shape
+    language = article.language or "en"
+    title = article.title or ""
+    body_text = " ".join(article.text.split()[: shape.body_words])
+    title_words, body_words = tokens(title, language), tokens(body_text, language)
+    stems = [w[:STEM_CHARS] for w in title_words + body_words]
+    title_terms, body_terms = _tfidf(title_words, language), _tfidf(body_words, language)
+    ents = entity_weights(
+        ((e.key, e.label, e.count) for e in article.entities or ()), title, language, shape.title_boost
+    )
+    ent_top = sorted(ents.items(), key=lambda kv: (-kv[1][1], kv[0]))[: shape.entities]
+    ent_channel = _channel({k: w for k, (_, w) in ent_top}, shape.entities)
+    group_of = {term_hash(k): g for k, (g, _) in ent_top}
+    return StoryVector(
+        ts=article_time(article),
+        language=language,
+        title=_channel(title_terms, shape.title_terms),
+        body=_channel(body_terms, shape.body_terms),
+        stems=_channel(_stem_tfidf(stems, title_words + body_words, language), shape.stems),
+        entities=ent_channel,
+        entity_groups=bytes(group_of[h] for h in ent_channel.hashes),
+        numbers=salient_numbers(f"{title}\n{body_text}", shape.numbers),
+        dates=mentioned_dates(f"{title}\n{body_text}", shape.dates),
+        key_entities=_key_hashes({k: w for k, (_, w) in ents.items()}, shape, language),
+        key_terms=_key_hashes(_combined(title_terms, body_terms), shape, language),
+    )
+
+
+def _combined(title: Mapping[str, float], body: Mapping[str, float]) -> dict[str, float]:
+    """Title and body term weights, each normalised, summed."""
+    out: dict[str, float] = defaultdict(float)
+    for weights in (title, body):
+        norm = math.sqrt(sum(w * w for w in weights.values())) or 1.0
+        for term, w in weights.items():
+            out[term] += w / norm
+    return out
+
+
+def _key_hashes(weights: Mapping[str, float], shape: VectorShape, language: str) -> tuple[int, ...]:
+    """Hashes of the heaviest keys (terms or entity keys) whose every word is rarer than
+    ``shape.key_max_zipf``, at most ``MAX_KEYS``."""
+    out: list[int] = []
+    for key, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
+        if all(zipf_frequency(w, language or "en") <= shape.key_max_zipf for w in key.split()):
+            out.append(term_hash(key))
+            if len(out) == MAX_KEYS:
+                break
+    return tuple(out)
+
+
+def _stem_tfidf(stems: Sequence[str], words: Sequence[str], language: str) -> dict[str, float]:
+    """TF-IDF of stems; a stem's IDF is that of its most common word in the article."""
+    counts: dict[str, int] = defaultdict(int)
+    idf: dict[str, float] = {}
+    for stem, word in zip(stems, words, strict=True):
+        if len(word) <= 1:
+            continue
+        counts[stem] += 1
+        r = rarity(word, language)
+        idf[stem] = min(idf.get(stem, r), r)
+    return {s: (1.0 + math.log(n)) * idf[s] for s, n in counts.items() if idf[s] > 0}
+
+
+# ----------------------------------------------------------------------------------------------
+# Blocking
+
+
+def blocking_keys(v: StoryVector, settings: StoryModelSettings | None = None) -> list[str]:
+    """Keys an article is stored and looked up under: its first ``blocking_entities`` key
+    entities (``e`` + hash) and first ``blocking_terms`` key terms (``t`` + hash); sorted."""
+    settings = settings or StoryModelSettings()
+    keys = {f"e{h:08x}" for h in v.key_entities[: settings.blocking_entities]}
+    keys.update(f"t{h:08x}" for h in v.key_terms[: settings.blocking_terms])
+    return sorted(keys)
+
+
+# ----------------------------------------------------------------------------------------------
+# Pair score
+
+
+def feature_names(time_scales_hours: Sequence[float]) -> tuple[str, ...]:
+    base = (
+        "title",
+        "body",
+        "cross",
+        "text",
+        "stems",
+        "entities",
+        "person",
+        "place",
+        "org",
+        "person_conflict",
+        "place_conflict",
+        "numbers",
+        "numbers_none_shared",
+        "years_shared",
+        "years_conflict",
+        "days_shared",
+        "days_conflict",
+    )
+    return base + tuple(f"time_{s:g}h" for s in time_scales_hours)
+
+
+def pair_features(a: StoryVector, b: StoryVector, time_scales_hours: Sequence[float]) -> dict[str, float]:
+    """Symmetric features of a pair: ``pair_features(a, b) == pair_features(b, a)``, exactly
+    (the two vectors are put in a canonical order first, so float sums run in one order)."""
+    if b.order_key < a.order_key:
+        a, b = b, a
+    (nta, nba, nsa, nea), (ntb, nbb, nsb, neb) = a.norms, b.norms
+    ta, tb_, ba, bb_ = a.title_index, b.title_index, a.body_index, b.body_index
+    tt = _dot(ta, tb_) / (nta * ntb)
+    bb = _dot(ba, bb_) / (nba * nbb)
+    tb = _dot(ta, bb_) / (nta * nbb)
+    bt = _dot(ba, tb_) / (nba * ntb)
+    text = (tt + tb + bt + bb) / math.sqrt((2 + 2 * a.title_body) * (2 + 2 * b.title_body))
+    groups = [0, 0, 0, 0]
+    ea, eb = a.entity_index, b.entity_index
+    entities = 0
+    group_a, group_b = a.entity_group_of, b.entity_group_of
+    for h in ea.keys() & eb.keys():
+        product = ea[h] * eb[h]
+        entities += product
+        if group_a[h] == group_b[h]:
+            groups[group_a[h]] += product
+    na, nb = a.group_norms, b.group_norms
+    group_cos = [groups[g] / (na[g] * nb[g]) if na[g] and nb[g] else 0.0 for g in range(4)]
+    shared = len(set(a.numbers) & set(b.numbers))
+    both_numbers = bool(a.numbers) and bool(b.numbers)
+    hours = abs(a.ts - b.ts) / 3600.0
+    out = {
+        "title": tt,
+        "body": bb,
+        "cross": (tb + bt) / 2,
+        "text": text,
+        "stems": _dot(a.stem_index, b.stem_index) / (nsa * nsb),
+        "entities": entities / (nea * neb),
+        "person": group_cos[PERSON],
+        "place": group_cos[PLACE],
+        "org": group_cos[ORG],
+        "person_conflict": 1.0 - group_cos[PERSON] if na[PERSON] and nb[PERSON] else 0.0,
+        "place_conflict": 1.0 - group_cos[PLACE] if na[PLACE] and nb[PLACE] else 0.0,
+        "numbers": shared / math.sqrt(len(a.numbers) * len(b.numbers)) if both_numbers else 0.0,
+        "numbers_none_shared": 1.0 if both_numbers and not shared else 0.0,
+    }
+    ya, yb = {d for d in a.dates if d >= 1000}, {d for d in b.dates if d >= 1000}
+    da, db = set(a.dates) - ya, set(b.dates) - yb
+    out["years_shared"] = 1.0 if ya & yb else 0.0
+    out["years_conflict"] = 1.0 if ya and yb and not ya & yb else 0.0
+    out["days_shared"] = 1.0 if da & db else 0.0
+    out["days_conflict"] = 1.0 if da and db and not da & db else 0.0
+    for s in time_scales_hours:
+        out[f"time_{s:g}h"] = math.exp(-0.5 * (hours / s) ** 2)
+    return out
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-x)) if x >= 0 else math.exp(x) / (1.0 + math.exp(x))
+
+
+def link_score(a: StoryVector, b: StoryVector, settings: StoryModelSettings | None = None) -> float:
+    """Probability-like score in [0, 1] that ``a`` and ``b`` report the same story; symmetric."""
+    weights = (settings or StoryModelSettings()).weights
+    feats = pair_features(a, b, weights.time_scales_hours)
+    z = weights.intercept + sum(
+        c * feats[f] for f, c in zip(weights.features, weights.coefficients, strict=True)
+    )
+    return _sigmoid(z)
+
+
+# ----------------------------------------------------------------------------------------------
+# Decision and reference
+
+
+def choose_parent(
+    candidates: Sequence[tuple[str, float, float]], settings: StoryModelSettings | None = None
+) -> tuple[str | None, float]:
+    """``(member_id, member_ts, score)`` of an article's earlier candidates -> ``(parent, score)``.
+
+    The parent is the best-scoring candidate (ties: the earliest ``(ts, id)``) when its score
+    reaches the threshold; otherwise ``(None, best score)`` and the article starts a story. No
+    candidates: ``(None, 0.0)``. The result does not depend on the order of ``candidates``.
+    """
+    settings = settings or StoryModelSettings()
+    if not candidates:
+        return None, 0.0
+    member, _, score = min(candidates, key=lambda c: (-c[2], c[1], c[0]))
+    return (member if score >= settings.join_threshold else None), score
+
+
+def reference_assign(
+    vectors: Sequence[tuple[str, float, StoryVector]], settings: StoryModelSettings | None = None
+) -> dict[str, tuple[str | None, float]]:
+    """The pure reference of the story stage: ``(id, ts, vector)`` -> ``{id: (parent, score)}``.
+
+    Articles are taken in ``(ts, id)`` order; an article's candidates are the articles before it
+    in that order, at most ``window_hours`` earlier, sharing a blocking key with it.
+    """
+    settings = settings or StoryModelSettings()
+    window_s = settings.window_hours * 3600.0
+    ordered = sorted(vectors, key=lambda item: (item[1], item[0]))
+    by_key: dict[str, list[tuple[str, float, StoryVector]]] = defaultdict(list)
+    out: dict[str, tuple[str | None, float]] = {}
+    for article_id, ts, v in ordered:
+        if article_id in out:
+            raise ValueError(f"article {article_id!r} given twice")
+        keys = blocking_keys(v, settings)
+        seen: set[str] = set()
+        candidates = []
+        for key in keys:
+            for member_id, member_ts, member in by_key[key]:
+                if member_id not in seen and ts - member_ts <= window_s:
+                    seen.add(member_id)
+                    candidates.append((member_id, member_ts, link_score(v, member, settings)))
+        out[article_id] = choose_parent(candidates, settings)
+        for key in keys:
+            by_key[key].append((article_id, ts, v))
+    return out
+
+
+def story_roots(parents: Mapping[str, tuple[str | None, float]]) -> dict[str, str]:
+    """Each article's story id: the root of its parent chain (an article without a parent is
+    its own root). Raises ``ValueError`` if a parent is not in ``parents`` or chains loop."""
+    roots: dict[str, str] = {}
+    for start in parents:
+        path: list[str] = []
+        on_path: set[str] = set()
+        node = start
+        while node not in roots:
+            if node not in parents:
+                raise ValueError(f"article {path[-1]!r} has an unknown parent {node!r}")
+            parent = parents[node][0]
+            if parent is None:
+                roots[node] = node
+                break
+            if node in on_path:
+                raise ValueError(f"parent chains form a cycle through {node!r}")
+            path.append(node)
+            on_path.add(node)
+            node = parent
+        root = roots[node]
+        for n in path:
+            roots[n] = root
+    return roots
