@@ -195,12 +195,13 @@ def backfill_lines(docs: Sequence[LabelledDoc]) -> list[str]:
     return out
 
 
-def job_config(stories: dict[str, object] | None) -> dict[str, object]:
-    """The job config: every article kept (``min_words`` 0), near-duplicates off (they change
-    no story input), stories on with ``stories`` or off when None."""
+def job_config(stories: dict[str, object] | None, near_duplicates: bool = False) -> dict[str, object]:
+    """The job config: every article kept (``min_words`` 0), stories on with the ``stories``
+    section (its defaults: ``{}``) or off when None; near-duplicates off unless asked (they
+    change no story input)."""
     return {
         "extract": {"min_words": 0},
-        "dedup": {"near_duplicates": False},
+        "dedup": {"near_duplicates": near_duplicates},
         "write": {"batch_size": 5000, "max_buffering_s": 30},
         "stories": {"enabled": False} if stories is None else {"enabled": True, **stories},
     }
@@ -237,7 +238,8 @@ def run_pipeline(lines: Sequence[str], config: dict[str, object], work: Path) ->
     return table.to_pylist()
 
 
-def _row_json(row: dict[str, object]) -> dict[str, object]:
+def row_json(row: dict[str, object]) -> dict[str, object]:
+    """What a benchmark keeps of an ``articles`` row, JSON-ready."""
     keep = ("article_id", "url", "title", "text", "language", "published_at", "first_seen_at")
     out = {k: row[k] for k in keep}
     for k in ("published_at", "first_seen_at"):
@@ -300,7 +302,7 @@ def pipeline_docs(dataset: str, refresh: bool = False, verbose: bool = True) -> 
         if verbose:
             print(f"running {len(docs)} {dataset} articles through newsbeam run --input-jsonl -> {path}")
         with tempfile.TemporaryDirectory(prefix="newsbeam-story-data-") as tmp:
-            rows = [_row_json(r) for r in run_pipeline(lines, config, Path(tmp))]
+            rows = [row_json(r) for r in run_pipeline(lines, config, Path(tmp))]
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(".partial")
         partial.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")

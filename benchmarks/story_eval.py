@@ -79,6 +79,7 @@ def build_stream(
 ) -> Stream:
     """Candidates exactly as ``reference_assign`` finds them, with every pair feature."""
     scales = settings.weights.time_scales_hours
+    columns = [sm.feature_names(scales).index(n) for n in names]
     order = sorted(range(len(docs)), key=lambda k: (vectors[k].ts, docs[k].article.article_id))
     window_s = settings.window_hours * 3600
     by_key: dict[str, list[int]] = defaultdict(list)
@@ -91,7 +92,7 @@ def build_stream(
             f = sm.pair_features(v, ordered_vectors[j], scales)
             ci.append(i)
             cj.append(j)
-            rows.append([f[n] for n in names])
+            rows.append([f[c] for c in columns])
         for key in keys:
             by_key[key].append(i)
     stories = [docs[k].doc.story for k in order]
@@ -480,7 +481,7 @@ def vector_cost(docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings) ->
 # Report
 
 
-def _table_row(name: str, m: Mapping[str, Mapping[str, float]]) -> str:
+def table_row(name: str, m: Mapping[str, Mapping[str, float]]) -> str:
     e, g = m["ecbplus"], m["gva"]
     return (
         f"| {name} | {e['pair_p']:.3f} | {e['pair_r']:.3f} | {e['pair_f1']:.3f} | {e['b3_f1']:.3f} | "
@@ -533,12 +534,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         report["blocking_dev"] = block
         print("\nheld-out (pure reference, shipped model) and dev (3-fold CV on the training parts):\n")
         print(TABLE_HEAD)
-        print(_table_row("held-out", held))
-        print(_table_row("dev", dev))
+        print(table_row("held-out", held))
+        print(table_row("dev", dev))
         print("\ndev by threshold (the trade-off the threshold was chosen on):\n")
         print(TABLE_HEAD)
         for t in THRESHOLDS[::4]:
-            print(_table_row(f"t = {t:.3f}", table[t]))
+            print(table_row(f"t = {t:.3f}", table[t]))
         for ds, b in block.items():
             print(
                 f"blocking, dev {ds}: {100 * b['pair_recall']:.1f}% of same-story pairs within the window are "
@@ -554,8 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print("| signal dropped | threshold | " + TABLE_HEAD.split("| run | ")[1].split("\n")[0])
             print("|---|---|---|---|---|---|---|---|---|---|---|---|")
             for name, d, h, t in rows:
-                print(_table_row(f"{name}, dev | {t:.3f}", d))
-                print(_table_row(f"{name}, held-out | {t:.3f}", h))
+                print(table_row(f"{name}, dev | {t:.3f}", d))
+                print(table_row(f"{name}, held-out | {t:.3f}", h))
     everyone = [p for ds in sd.DATASETS for p in sd.pipeline_docs(ds, verbose=False)]
     cost = vector_cost(everyone, settings)
     report["cost"] = cost

@@ -32,8 +32,11 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import operator
 import re
 import struct
+import sys
+from array import array
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -118,8 +121,8 @@ class StoryModelSettings:
 
     threshold: float | None = None
     window_hours: float = 168.0
-    blocking_entities: int = 4
-    blocking_terms: int = 4
+    blocking_entities: int = 3
+    blocking_terms: int = 2
     model_path: str | None = None
     model_version: str | None = None
 
@@ -149,14 +152,14 @@ class VectorShape:
     """How many features of each channel a vector keeps (part of the trained model)."""
 
     title_terms: int = 16
-    body_terms: int = 48
-    stems: int = 48
-    entities: int = 24
+    body_terms: int = 32
+    stems: int = 32
+    entities: int = 16
     numbers: int = 12
     dates: int = 8
     body_words: int = 600  # words of the text read
     title_boost: float = 2.0  # entity weight when it is named in the title
-    key_max_zipf: float = 4.0  # blocking keys: words at most this common (wordfreq Zipf)
+    key_max_zipf: float = 4.5  # blocking keys: words at most this common (wordfreq Zipf)
 
 
 @dataclass(frozen=True)
@@ -180,6 +183,12 @@ class ModelWeights:
             raise ValueError("the story model has not one coefficient per feature")
         if not 0 <= self.threshold <= 1:
             raise ValueError("the story model's threshold must be in [0, 1]")
+
+    @cached_property
+    def dense(self) -> tuple[float, ...]:
+        """One coefficient per ``feature_names`` entry (0 for the features not used)."""
+        by_name = dict(zip(self.features, self.coefficients, strict=True))
+        return tuple(by_name.get(f, 0.0) for f in feature_names(self.time_scales_hours))
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ModelWeights:
@@ -423,118 +432,131 @@ class StoryVector:
         if len(self.language.encode()) > 255:
             raise ValueError("language code too long")
 
-    # Lookups built once per vector and reused by every pair it is scored in.
+    # Built once per vector, on first use, and reused by every pair it is scored in.
     @cached_property
-    def order_key(self) -> tuple[object, ...]:
-        """A total order of vectors (equal keys: equal vectors), for symmetric pair scores."""
-        return (
-            self.ts,
-            self.body,
-            self.title,
-            self.entities,
-            self.entity_groups,
-            self.stems,
-            self.numbers,
-            self.dates,
-            self.language,
+    def lookups(self) -> _Lookups:
+        """``hash -> weight`` of each channel, and ``hash -> group`` of the entities."""
+        return _Lookups(
+            self.title.lookup(),
+            self.body.lookup(),
+            self.stems.lookup(),
+            self.entities.lookup(),
+            dict(zip(self.entities.hashes, self.entity_groups, strict=True)),
         )
 
     @cached_property
-    def title_index(self) -> dict[int, int]:
-        return self.title.lookup()
-
-    @cached_property
-    def body_index(self) -> dict[int, int]:
-        return self.body.lookup()
-
-    @cached_property
-    def stem_index(self) -> dict[int, int]:
-        return self.stems.lookup()
-
-    @cached_property
-    def entity_index(self) -> dict[int, int]:
-        return self.entities.lookup()
-
-    @cached_property
-    def entity_group_of(self) -> dict[int, int]:
-        return dict(zip(self.entities.hashes, self.entity_groups, strict=True))
-
-    @cached_property
-    def norms(self) -> tuple[float, float, float, float]:
-        """L2 norms of title, body, stems and entities (quantised weights)."""
-        return (self.title.norm(), self.body.norm(), self.stems.norm(), self.entities.norm())
-
-    @cached_property
-    def group_norms(self) -> tuple[float, float, float, float]:
-        """L2 norm of the entity weights of each group (0 when the group is absent)."""
+    def derived(self) -> _Derived:
+        norms = (self.title.norm(), self.body.norm(), self.stems.norm(), self.entities.norm())
         sums = [0, 0, 0, 0]
         for w, g in zip(self.entities.weights, self.entity_groups, strict=True):
             sums[g] += w * w
-        return (math.sqrt(sums[0]), math.sqrt(sums[1]), math.sqrt(sums[2]), math.sqrt(sums[3]))
-
-    @cached_property
-    def title_body(self) -> float:
-        """Cosine of the vector's own title and body (for the all-text channel)."""
-        return _dot(self.title_index, self.body_index) / (self.norms[0] * self.norms[1])
+        title = dict(zip(self.title.hashes, self.title.weights, strict=True))
+        return _Derived(
+            norms,
+            (math.sqrt(sums[0]), math.sqrt(sums[1]), math.sqrt(sums[2]), math.sqrt(sums[3])),
+            _dot(title, self.body) / (norms[0] * norms[1]),
+            frozenset(self.numbers),
+            frozenset(d for d in self.dates if d >= 1000),
+            frozenset(d for d in self.dates if d < 1000),
+        )
 
     def to_bytes(self) -> bytes:
-        """Deterministic, little-endian: a header of counts, then each part."""
+        """Deterministic, little-endian: a header of counts, the language, then every 32-bit
+        hash (title, body, stems, entities, numbers, key entities, key terms), every byte
+        (the four channels' weights, the entity groups), every date (16 bits)."""
         lang = self.language.encode()
         channels = (self.title, self.body, self.stems, self.entities)
         counts = [len(c.hashes) for c in channels]
         counts += [len(self.numbers), len(self.dates), len(self.key_entities), len(self.key_terms)]
-        parts = [struct.pack(_HEADER, VECTOR_FORMAT, self.ts, len(lang), *counts), lang]
-        for c in channels:
-            parts.append(struct.pack(f"<{len(c.hashes)}I", *c.hashes))
-            parts.append(c.weights)
-        parts.append(self.entity_groups)
-        parts.append(struct.pack(f"<{len(self.numbers)}I", *self.numbers))
-        parts.append(struct.pack(f"<{len(self.dates)}H", *self.dates))
-        parts.append(struct.pack(f"<{len(self.key_entities)}I", *self.key_entities))
-        parts.append(struct.pack(f"<{len(self.key_terms)}I", *self.key_terms))
-        return b"".join(parts)
+        words = array("I", [h for c in channels for h in c.hashes])
+        words.extend(self.numbers)
+        words.extend(self.key_entities)
+        words.extend(self.key_terms)
+        dates = array("H", self.dates)
+        if sys.byteorder != "little":
+            words.byteswap()
+            dates.byteswap()
+        return b"".join(
+            [
+                struct.pack(_HEADER, VECTOR_FORMAT, self.ts, len(lang), *counts),
+                lang,
+                words.tobytes(),
+                *(c.weights for c in channels),
+                self.entity_groups,
+                dates.tobytes(),
+            ]
+        )
 
     @classmethod
     def from_bytes(cls, data: bytes) -> StoryVector:
-        """The inverse of ``to_bytes``; raises ``ValueError`` on another format or a short buffer."""
-        try:
-            fmt, ts, n_lang, nt, nb, ns, ne, nn, nd, nke, nkt = struct.unpack_from(_HEADER, data)
-            if fmt != VECTOR_FORMAT:
-                raise ValueError(f"story vector format {fmt}, expected {VECTOR_FORMAT}")
-            pos = _HEADER_SIZE
-            language = data[pos : pos + n_lang].decode()
-            pos += n_lang
-            channels = []
-            for n in (nt, nb, ns, ne):
-                hashes = struct.unpack_from(f"<{n}I", data, pos)
-                pos += 4 * n
-                channels.append(Channel(hashes, bytes(data[pos : pos + n])))
-                pos += n
-            groups = bytes(data[pos : pos + ne])
-            pos += ne
-            numbers = struct.unpack_from(f"<{nn}I", data, pos)
-            pos += 4 * nn
-            dates = struct.unpack_from(f"<{nd}H", data, pos)
-            pos += 2 * nd
-            key_entities = struct.unpack_from(f"<{nke}I", data, pos)
-            key_terms = struct.unpack_from(f"<{nkt}I", data, pos + 4 * nke)
-        except struct.error as err:
-            raise ValueError(f"not a story vector: {err}") from err
-        if pos + 4 * (nke + nkt) != len(data) or len(groups) != ne:
+        """The inverse of ``to_bytes``; raises ``ValueError`` on another format or length."""
+        if len(data) < _HEADER_SIZE:
+            raise ValueError("not a story vector: too short")
+        fmt, ts, n_lang, nt, nb, ns, ne, nn, nd, nke, nkt = struct.unpack_from(_HEADER, data)
+        if fmt != VECTOR_FORMAT:
+            raise ValueError(f"story vector format {fmt}, expected {VECTOR_FORMAT}")
+        n_words = nt + nb + ns + ne + nn + nke + nkt
+        pos = _HEADER_SIZE + n_lang
+        end = pos + 4 * n_words + (nt + nb + ns + 2 * ne) + 2 * nd
+        if end != len(data):
             raise ValueError("not a story vector: wrong length")
+        language = data[_HEADER_SIZE:pos].decode()
+        words = array("I", data[pos : pos + 4 * n_words])
+        pos += 4 * n_words
+        dates = array("H", data[end - 2 * nd : end])
+        if sys.byteorder != "little":
+            words.byteswap()
+            dates.byteswap()
+        channels = []
+        w = 0
+        for n in (nt, nb, ns, ne):
+            channels.append(Channel(tuple(words[w : w + n]), data[pos : pos + n]))
+            w += n
+            pos += n
         title, body, stems, entities = channels
         return cls(
-            ts, language, title, body, stems, entities, groups, numbers, dates, key_entities, key_terms
+            ts,
+            language,
+            title,
+            body,
+            stems,
+            entities,
+            data[pos : pos + ne],
+            tuple(words[w : w + nn]),
+            tuple(dates),
+            tuple(words[w + nn : w + nn + nke]),
+            tuple(words[w + nn + nke :]),
         )
+
+
+class _Lookups(NamedTuple):
+    title: dict[int, int]
+    body: dict[int, int]
+    stems: dict[int, int]
+    entities: dict[int, int]
+    groups: dict[int, int]
+
+
+class _Derived(NamedTuple):
+    norms: tuple[float, float, float, float]  # title, body, stems, entities
+    group_norms: tuple[float, float, float, float]  # entity weights of each group; 0: none
+    title_body: float  # cosine of the vector's own title and body
+    numbers: frozenset[int]
+    years: frozenset[int]
+    days: frozenset[int]
 
 
 _HEADER = "<BdB8B"
 _HEADER_SIZE = struct.calcsize(_HEADER)
 
 
-def _dot(a: dict[int, int], b: dict[int, int]) -> float:
-    common = a.keys() & b.keys()
-    return float(sum([a[h] * b[h] for h in common])) if common else 0.0
+def _dot(lookup: Mapping[int, int], channel: Channel) -> int:
+    """The dot product of two channels, one given as its ``lookup``: an exact integer."""
+    common = lookup.keys() & channel.hashes
+    if not common:
+        return 0
+    position = channel.hashes.index
+    return sum([lookup[h] * channel.weights[position(h)] for h in common])
 
 
 def article_time(article: Article) -> float:
@@ -648,56 +670,57 @@ def feature_names(time_scales_hours: Sequence[float]) -> tuple[str, ...]:
     return base + tuple(f"time_{s:g}h" for s in time_scales_hours)
 
 
-def pair_features(a: StoryVector, b: StoryVector, time_scales_hours: Sequence[float]) -> dict[str, float]:
-    """Symmetric features of a pair: ``pair_features(a, b) == pair_features(b, a)``, exactly
-    (the two vectors are put in a canonical order first, so float sums run in one order)."""
-    if b.order_key < a.order_key:
-        a, b = b, a
-    (nta, nba, nsa, nea), (ntb, nbb, nsb, neb) = a.norms, b.norms
-    ta, tb_, ba, bb_ = a.title_index, b.title_index, a.body_index, b.body_index
-    tt = _dot(ta, tb_) / (nta * ntb)
-    bb = _dot(ba, bb_) / (nba * nbb)
-    tb = _dot(ta, bb_) / (nta * nbb)
-    bt = _dot(ba, tb_) / (nba * ntb)
-    text = (tt + tb + bt + bb) / math.sqrt((2 + 2 * a.title_body) * (2 + 2 * b.title_body))
+def pair_features(a: StoryVector, b: StoryVector, time_scales_hours: Sequence[float]) -> tuple[float, ...]:
+    """The features of a pair, in ``feature_names`` order; symmetric bit for bit,
+    ``pair_features(a, b) == pair_features(b, a)`` (dot products are sums of integer weights,
+    and every float expression is written symmetrically). ``a``'s lookups are built once and
+    kept (the arriving article); ``b`` is read as stored (a candidate decoded for this pair)."""
+    la, da, db = a.lookups, a.derived, b.derived
+    (nta, nba, nsa, nea), (ntb, nbb, nsb, neb) = da.norms, db.norms
+    tt = _dot(la.title, b.title) / (nta * ntb)
+    bb = _dot(la.body, b.body) / (nba * nbb)
+    cross = _dot(la.title, b.body) / (nta * nbb) + _dot(la.body, b.title) / (nba * ntb)
+    text = ((tt + bb) + cross) / math.sqrt((2 + 2 * da.title_body) * (2 + 2 * db.title_body))
     groups = [0, 0, 0, 0]
-    ea, eb = a.entity_index, b.entity_index
     entities = 0
-    group_a, group_b = a.entity_group_of, b.entity_group_of
-    for h in ea.keys() & eb.keys():
-        product = ea[h] * eb[h]
-        entities += product
-        if group_a[h] == group_b[h]:
-            groups[group_a[h]] += product
-    na, nb = a.group_norms, b.group_norms
-    group_cos = [groups[g] / (na[g] * nb[g]) if na[g] and nb[g] else 0.0 for g in range(4)]
-    shared = len(set(a.numbers) & set(b.numbers))
-    both_numbers = bool(a.numbers) and bool(b.numbers)
+    ea, group_a, eb = la.entities, la.groups, b.entities
+    common = ea.keys() & eb.hashes
+    if common:
+        position = eb.hashes.index
+        for h in common:
+            k = position(h)
+            product = ea[h] * eb.weights[k]
+            entities += product
+            if group_a[h] == b.entity_groups[k]:
+                groups[group_a[h]] += product
+    na, nb = da.group_norms, db.group_norms
+    person = groups[PERSON] / (na[PERSON] * nb[PERSON]) if na[PERSON] and nb[PERSON] else 0.0
+    place = groups[PLACE] / (na[PLACE] * nb[PLACE]) if na[PLACE] and nb[PLACE] else 0.0
+    org = groups[ORG] / (na[ORG] * nb[ORG]) if na[ORG] and nb[ORG] else 0.0
+    numbers = 0.0
+    if a.numbers and b.numbers:
+        numbers = len(da.numbers & db.numbers) / math.sqrt(len(a.numbers) * len(b.numbers))
     hours = abs(a.ts - b.ts) / 3600.0
-    out = {
-        "title": tt,
-        "body": bb,
-        "cross": (tb + bt) / 2,
-        "text": text,
-        "stems": _dot(a.stem_index, b.stem_index) / (nsa * nsb),
-        "entities": entities / (nea * neb),
-        "person": group_cos[PERSON],
-        "place": group_cos[PLACE],
-        "org": group_cos[ORG],
-        "person_conflict": 1.0 - group_cos[PERSON] if na[PERSON] and nb[PERSON] else 0.0,
-        "place_conflict": 1.0 - group_cos[PLACE] if na[PLACE] and nb[PLACE] else 0.0,
-        "numbers": shared / math.sqrt(len(a.numbers) * len(b.numbers)) if both_numbers else 0.0,
-        "numbers_none_shared": 1.0 if both_numbers and not shared else 0.0,
-    }
-    ya, yb = {d for d in a.dates if d >= 1000}, {d for d in b.dates if d >= 1000}
-    da, db = set(a.dates) - ya, set(b.dates) - yb
-    out["years_shared"] = 1.0 if ya & yb else 0.0
-    out["years_conflict"] = 1.0 if ya and yb and not ya & yb else 0.0
-    out["days_shared"] = 1.0 if da & db else 0.0
-    out["days_conflict"] = 1.0 if da and db and not da & db else 0.0
-    for s in time_scales_hours:
-        out[f"time_{s:g}h"] = math.exp(-0.5 * (hours / s) ** 2)
-    return out
+    return (
+        tt,
+        bb,
+        cross / 2,
+        text,
+        _dot(la.stems, b.stems) / (nsa * nsb),
+        entities / (nea * neb),
+        person,
+        place,
+        org,
+        1.0 - person if na[PERSON] and nb[PERSON] else 0.0,
+        1.0 - place if na[PLACE] and nb[PLACE] else 0.0,
+        numbers,
+        1.0 if a.numbers and b.numbers and not numbers else 0.0,
+        1.0 if da.years & db.years else 0.0,
+        1.0 if da.years and db.years and not da.years & db.years else 0.0,
+        1.0 if da.days & db.days else 0.0,
+        1.0 if da.days and db.days and not da.days & db.days else 0.0,
+        *(math.exp(-0.5 * (hours / s) ** 2) for s in time_scales_hours),
+    )
 
 
 def _sigmoid(x: float) -> float:
@@ -705,13 +728,11 @@ def _sigmoid(x: float) -> float:
 
 
 def link_score(a: StoryVector, b: StoryVector, settings: StoryModelSettings | None = None) -> float:
-    """Probability-like score in [0, 1] that ``a`` and ``b`` report the same story; symmetric."""
+    """Probability-like score in [0, 1] that ``a`` and ``b`` report the same story; symmetric
+    bit for bit."""
     weights = (settings or StoryModelSettings()).weights
     feats = pair_features(a, b, weights.time_scales_hours)
-    z = weights.intercept + sum(
-        c * feats[f] for f, c in zip(weights.features, weights.coefficients, strict=True)
-    )
-    return _sigmoid(z)
+    return _sigmoid(weights.intercept + sum(map(operator.mul, weights.dense, feats)))
 
 
 # ----------------------------------------------------------------------------------------------
