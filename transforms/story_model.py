@@ -256,11 +256,31 @@ class Channel(NamedTuple):
 EMPTY = Channel((), b"")
 
 
+@lru_cache(maxsize=256)  # one probe per language code: a memo, not state
+def table_language(language: str | None) -> str | None:
+    """The ``wordfreq`` table to look words of ``language`` up in: the code itself if its table
+    works here, else None (no table, or one that needs a tokeniser not installed, such as
+    Japanese's MeCab); None as input means English."""
+    code = (language or "en").strip().lower()
+    try:
+        zipf_frequency("the", code)
+    except Exception:  # LookupError, LanguageTagError, ModuleNotFoundError, ...: no usable table
+        return None
+    return code
+
+
+def zipf(word: str, language: str | None) -> float:
+    """``wordfreq``'s Zipf frequency of ``word`` (0 when unknown, and for every word of a
+    language without a usable table)."""
+    code = table_language(language)
+    return zipf_frequency(word, code) if code is not None else 0.0
+
+
 @lru_cache(maxsize=1 << 17)  # pure function of the word: a memo of wordfreq lookups
 def rarity(word: str, language: str = "en") -> float:
     """IDF-like weight of a lower-case word from ``wordfreq``, in [0, ZIPF_CEILING - ZIPF_UNKNOWN]."""
-    zipf = zipf_frequency(word, language or "en")
-    return max(0.0, ZIPF_CEILING - (zipf if zipf > 0 else ZIPF_UNKNOWN))
+    frequency = zipf(word, language)
+    return max(0.0, ZIPF_CEILING - (frequency if frequency > 0 else ZIPF_UNKNOWN))
 
 
 @lru_cache(maxsize=1 << 17)  # pure function of the string
@@ -283,9 +303,9 @@ def fold(word: str, language: str = "en") -> str:
         options = [word[:-2]]
     else:
         options = [word[:-1]]
-    zipf = zipf_frequency(word, language or "en")
+    frequency = zipf(word, language)
     for singular in options:
-        if zipf_frequency(singular, language or "en") > zipf:
+        if zipf(singular, language) > frequency:
             return singular
     return word
 
@@ -568,7 +588,7 @@ def story_vector(article: Article, settings: StoryModelSettings | None = None) -
     """The vector of one article: title, text, time, entities and language, nothing else."""
     settings = settings or StoryModelSettings()
     shape = settings.weights.shape
-    language = article.language or "en"
+    language = (article.language or "en")[:16]
     title = article.title or ""
     body_text = " ".join(article.text.split()[: shape.body_words])
     title_words, body_words = tokens(title, language), tokens(body_text, language)
@@ -610,7 +630,7 @@ def _key_hashes(weights: Mapping[str, float], shape: VectorShape, language: str)
     ``shape.key_max_zipf``, at most ``MAX_KEYS``."""
     out: list[int] = []
     for key, _ in sorted(weights.items(), key=lambda kv: (-kv[1], kv[0])):
-        if all(zipf_frequency(w, language or "en") <= shape.key_max_zipf for w in key.split()):
+        if all(zipf(w, language) <= shape.key_max_zipf for w in key.split()):
             out.append(term_hash(key))
             if len(out) == MAX_KEYS:
                 break

@@ -294,3 +294,12 @@ def test_story_roots_refuse_a_parent_that_is_not_an_article_or_a_cycle() -> None
         sm.story_roots({"a": ("zz", 0.9)})
     with pytest.raises(ValueError, match="cycle"):
         sm.story_roots({"a": ("b", 0.9), "b": ("a", 0.9)})
+
+
+@pytest.mark.parametrize("language", ["de", "xx", "ja", "", None])
+def test_any_language_code_gives_a_vector(language: str | None) -> None:
+    a = seed_articles()["toi"]
+    v = sm.story_vector(replace(a, language=language), SETTINGS)
+    assert StoryVector.from_bytes(v.to_bytes()) == v
+    assert v.body.hashes
+    assert 0.0 <= sm.link_score(v, v, SETTINGS) <= 1.0
