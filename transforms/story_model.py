@@ -527,26 +527,27 @@ class StoryVector:
         if sys.byteorder != "little":
             words.byteswap()
             dates.byteswap()
-        channels = []
-        w = 0
-        for n in (nt, nb, ns, ne):
-            channels.append(Channel(tuple(words[w : w + n]), data[pos : pos + n]))
-            w += n
-            pos += n
-        title, body, stems, entities = channels
-        return cls(
-            ts,
-            language,
-            title,
-            body,
-            stems,
-            entities,
-            data[pos : pos + ne],
-            tuple(words[w : w + nn]),
-            tuple(dates),
-            tuple(words[w + nn : w + nn + nke]),
-            tuple(words[w + nn + nke :]),
+        hashes = tuple(words)
+        a, b, c, d = nt, nt + nb, nt + nb + ns, nt + nb + ns + ne
+        e, f = d + nn, d + nn + nke
+        weights = pos, pos + nt, pos + nt + nb, pos + nt + nb + ns, pos + nt + nb + ns + ne
+        vector = object.__new__(cls)
+        # The fields are set as the frozen dataclass's __init__ would (it and __post_init__ are a
+        # third of the decoding time; the counts above already guarantee what they check).
+        vector.__dict__.update(
+            ts=ts,
+            language=language,
+            title=Channel(hashes[:a], data[weights[0] : weights[1]]),
+            body=Channel(hashes[a:b], data[weights[1] : weights[2]]),
+            stems=Channel(hashes[b:c], data[weights[2] : weights[3]]),
+            entities=Channel(hashes[c:d], data[weights[3] : weights[4]]),
+            entity_groups=data[weights[4] : weights[4] + ne],
+            numbers=hashes[d:e],
+            dates=tuple(dates),
+            key_entities=hashes[e:f],
+            key_terms=hashes[f:],
         )
+        return vector
 
 
 class _Lookups(NamedTuple):
