@@ -122,8 +122,17 @@ def _sha256(path: Path) -> str:
 
 
 def _git_commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
-    return done.stdout.strip() or "unknown"
+    """HEAD, with ``-dirty`` when tracked files differ from it (the code trained is not HEAD's)."""
+    head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, cwd=ROOT, check=False)
+    changed = subprocess.run(
+        ["git", "status", "--porcelain", "--untracked-files=no"],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        check=False,
+    )
+    commit = head.stdout.strip() or "unknown"
+    return f"{commit}-dirty" if changed.stdout.strip() else commit
 
 
 def train(
