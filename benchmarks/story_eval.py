@@ -1,0 +1,586 @@
+"""Story model quality with the pure reference (``transforms.story_model``), on both story sets.
+
+    .venv/bin/python -m benchmarks.story_eval                 # dev (cross-validated) and held-out
+    .venv/bin/python -m benchmarks.story_eval --ablation      # + each signal dropped in turn
+    .venv/bin/python -m benchmarks.story_eval --speed         # + the speed curve (1k/10k/100k)
+
+Data, splits and the pipeline's view of the articles: ``benchmarks/story_data.py``. The model
+scored is the shipped ``transforms/story_model.json`` (trained by
+``benchmarks/train_story_model.py`` on the training parts only). Figures:
+
+- *held-out*: the shipped model and threshold, run by ``story_model.reference_assign`` over each
+  dataset's held-out part (ECB+: 7 topics, both sub-events of a topic in one 36-hour window;
+  GVA: the articles of 2015-07-01 and later) as one stream; story ids are the roots of the
+  parent chains (``story_model.story_roots``).
+- *dev*: 3-fold cross-validation on the training parts (ECB+ by topic, GVA by consecutive
+  days): a model trained on two folds of both sets, run on the third fold's stream; the three
+  folds pooled. This is what settings were chosen on.
+- *ablation*: the same dev and held-out runs with a model retrained without one signal (its
+  threshold re-chosen on dev as the training script does).
+
+Scores: pairwise precision/recall/F1 over article pairs, B-cubed F1, and for ECB+ the share of
+hard-negative pairs (same topic, other sub-event) put in one story.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+
+from benchmarks import story_data as sd
+from transforms import story_model as sm
+from transforms.story_model import ModelWeights, StoryModelSettings, StoryVector
+
+# ----------------------------------------------------------------------------------------------
+# Streams: articles of one part in (ts, id) order with their blocking candidates and pair features
+
+
+@dataclass
+class Stream:
+    """One evaluation stream (a dataset part), ordered as ``reference_assign`` orders it."""
+
+    name: str
+    dataset: str
+    ids: list[str]
+    ts: list[float]
+    story: list[str]
+    group: list[str]
+    vectors: list[StoryVector]
+    cand_i: np.ndarray  # pair rows: the later article
+    cand_j: np.ndarray  # pair rows: the earlier candidate
+    features: np.ndarray  # pair rows x all feature names
+    label: np.ndarray  # 1 when the pair is one story
+
+    @property
+    def n(self) -> int:
+        return len(self.ids)
+
+
+def vectors_for(docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings) -> list[StoryVector]:
+    return [sm.story_vector(p.article, settings) for p in docs]
+
+
+def build_stream(
+    name: str,
+    docs: Sequence[sd.PipelineDoc],
+    vectors: Sequence[StoryVector],
+    settings: StoryModelSettings,
+    names: Sequence[str],
+) -> Stream:
+    """Candidates exactly as ``reference_assign`` finds them, with every pair feature."""
+    scales = settings.weights.time_scales_hours
+    columns = [sm.feature_names(scales).index(n) for n in names]
+    order = sorted(range(len(docs)), key=lambda k: (vectors[k].ts, docs[k].article.article_id))
+    window_s = settings.window_hours * 3600
+    by_key: dict[str, list[int]] = defaultdict(list)
+    ci, cj, rows = [], [], []
+    ordered_vectors = [vectors[k] for k in order]
+    for i, v in enumerate(ordered_vectors):
+        keys = sm.blocking_keys(v, settings)
+        found = sorted({j for key in keys for j in by_key[key] if v.ts - ordered_vectors[j].ts <= window_s})
+        for j in found:
+            f = sm.pair_features(v, ordered_vectors[j], scales)
+            ci.append(i)
+            cj.append(j)
+            rows.append([f[c] for c in columns])
+        for key in keys:
+            by_key[key].append(i)
+    stories = [docs[k].doc.story for k in order]
+    return Stream(
+        name=name,
+        dataset=docs[0].doc.dataset if docs else "",
+        ids=[docs[k].article.article_id for k in order],
+        ts=[v.ts for v in ordered_vectors],
+        story=stories,
+        group=[docs[k].doc.group for k in order],
+        vectors=ordered_vectors,
+        cand_i=np.array(ci, dtype=np.int64),
+        cand_j=np.array(cj, dtype=np.int64),
+        features=np.array(rows, dtype=np.float64).reshape(len(rows), len(names)),
+        label=np.array([stories[i] == stories[j] for i, j in zip(ci, cj, strict=True)], dtype=np.float64),
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# Assignment from pair scores (the rule of story_model.choose_parent, vectorised) and metrics
+
+
+def assign(stream: Stream, scores: np.ndarray, threshold: float) -> list[int]:
+    """Each article's story root (an index) with ``scores`` per pair row: the best earlier
+    candidate (ties: earliest) if its score reaches ``threshold``."""
+    best = [-1.0] * stream.n
+    parent = list(range(stream.n))
+    for i, j, s in zip(stream.cand_i.tolist(), stream.cand_j.tolist(), scores.tolist(), strict=True):
+        if s > best[i] or (s == best[i] and j < parent[i]):
+            best[i] = s
+            parent[i] = j
+    root = list(range(stream.n))
+    for i in range(stream.n):
+        if best[i] >= threshold and parent[i] != i:
+            root[i] = root[parent[i]]  # the parent is earlier: its root is final
+    return root
+
+
+def _pairs(n: int) -> int:
+    return n * (n - 1) // 2
+
+
+def metrics(story: Sequence[str], group: Sequence[str], pred: Sequence[object]) -> dict[str, float]:
+    """Pairwise P/R/F1, B-cubed P/R/F1 and the share of hard-negative pairs merged."""
+    items = range(len(story))
+    cell = Counter((pred[i], story[i]) for i in items)
+    pred_sizes = Counter(pred)
+    gold_sizes = Counter(story)
+    tp = sum(_pairs(n) for n in cell.values())
+    pp = sum(_pairs(n) for n in pred_sizes.values())
+    gp = sum(_pairs(n) for n in gold_sizes.values())
+    same_group = Counter(g for g in group if g)
+    hn_total = sum(_pairs(n) for n in same_group.values()) - sum(
+        _pairs(n) for (s, g), n in Counter(zip(story, group, strict=True)).items() if g
+    )
+    merged_group = Counter((pred[i], group[i]) for i in items if group[i])
+    merged_story = Counter((pred[i], story[i], group[i]) for i in items if group[i])
+    hn_merged = sum(_pairs(n) for n in merged_group.values()) - sum(_pairs(n) for n in merged_story.values())
+    p = tp / pp if pp else 1.0
+    r = tp / gp if gp else 1.0
+    n = len(story) or 1
+    b3p = sum(cell[(pred[i], story[i])] / pred_sizes[pred[i]] for i in items) / n
+    b3r = sum(cell[(pred[i], story[i])] / gold_sizes[story[i]] for i in items) / n
+    return {
+        "pair_p": p,
+        "pair_r": r,
+        "pair_f1": 2 * p * r / (p + r) if p + r else 0.0,
+        "b3_p": b3p,
+        "b3_r": b3r,
+        "b3_f1": 2 * b3p * b3r / (b3p + b3r) if b3p + b3r else 0.0,
+        "hn_merged": hn_merged / hn_total if hn_total else 0.0,
+        "articles": float(len(story)),
+        "stories": float(len(pred_sizes)),
+    }
+
+
+def score_streams(
+    streams: Sequence[Stream], scores: Sequence[np.ndarray], threshold: float
+) -> dict[str, float]:
+    """The streams' clusterings pooled (story ids kept apart per stream) and scored."""
+    story, group, pred = [], [], []
+    for k, (st, sc) in enumerate(zip(streams, scores, strict=True)):
+        roots = assign(st, sc, threshold)
+        story += [f"{k}:{s}" for s in st.story]
+        group += [f"{k}:{g}" if g else "" for g in st.group]
+        pred += [(k, r) for r in roots]
+    return metrics(story, group, pred)
+
+
+def fmt(m: Mapping[str, float]) -> str:
+    hn = f" | hard negatives merged {100 * m['hn_merged']:.1f}%" if m.get("hn_merged") else ""
+    return (
+        f"pairwise P {m['pair_p']:.3f} R {m['pair_r']:.3f} F1 {m['pair_f1']:.3f} | "
+        f"B-cubed F1 {m['b3_f1']:.3f}{hn} | {m['articles']:.0f} articles, {m['stories']:.0f} stories"
+    )
+
+
+def blocking_stats(streams: Sequence[Stream], window_hours: float) -> dict[str, float]:
+    """How many same-story pairs within the window are candidates, and candidates per article."""
+    gold = found = 0
+    per_article: list[int] = []
+    for st in streams:
+        cands = set(zip(st.cand_i.tolist(), st.cand_j.tolist(), strict=True))
+        by_story: dict[str, list[int]] = defaultdict(list)
+        for i, s in enumerate(st.story):
+            by_story[s].append(i)
+        for members in by_story.values():
+            for a in range(len(members)):
+                for b in range(a):
+                    i, j = members[a], members[b]
+                    if st.ts[i] - st.ts[j] <= window_hours * 3600:
+                        gold += 1
+                        found += (i, j) in cands
+        per_article += list(Counter(st.cand_i.tolist()).get(i, 0) for i in range(st.n))
+    per_article.sort()
+    return {
+        "pair_recall": found / gold if gold else 1.0,
+        "cands_mean": statistics.fmean(per_article) if per_article else 0.0,
+        "cands_p95": float(per_article[int(0.95 * (len(per_article) - 1))]) if per_article else 0.0,
+        "cands_max": float(per_article[-1]) if per_article else 0.0,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Training: logistic regression (L2, Newton steps, numpy only), cross-validation, selection
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, w: np.ndarray, l2: float) -> tuple[np.ndarray, float]:
+    """Weighted L2-regularised logistic regression (intercept not penalised): (coefficients, intercept)."""
+    n, d = x.shape
+    xb = np.hstack([x, np.ones((n, 1))])
+    beta = np.zeros(d + 1)
+    reg = np.full(d + 1, l2)
+    reg[-1] = 0.0
+    for _ in range(100):
+        p = 1 / (1 + np.exp(-np.clip(xb @ beta, -30, 30)))
+        grad = xb.T @ (w * (p - y)) + reg * beta
+        hess = (xb * (w * p * (1 - p))[:, None]).T @ xb + np.diag(reg + 1e-9)
+        step = np.linalg.solve(hess, grad)
+        beta -= step
+        if np.max(np.abs(step)) < 1e-9:
+            break
+    return beta[:-1], float(beta[-1])
+
+
+def predict(x: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    return 1 / (1 + np.exp(-np.clip(x @ coef + intercept, -30, 30)))
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How a pair model is fitted: features used, L2, and the extra weight of each article's
+    best-scoring wrong candidate under a first fit (Miranda et al.'s "second best as a
+    negative"; 1 = none). Each dataset weighs the same in total."""
+
+    features: tuple[str, ...]
+    l2: float = 1.0
+    hard_negative_weight: float = 1.0
+
+
+def _top_negatives(stream: Stream, scores: np.ndarray) -> np.ndarray:
+    """Row mask: for each article, its best-scoring candidate from another story."""
+    mask = np.zeros(len(scores), dtype=bool)
+    best: dict[int, tuple[float, int]] = {}
+    for r, (i, lab) in enumerate(zip(stream.cand_i.tolist(), stream.label.tolist(), strict=True)):
+        if not lab and (i not in best or scores[r] > best[i][0]):
+            best[i] = (float(scores[r]), r)
+    mask[[r for _, r in best.values()]] = True
+    return mask
+
+
+def fit(
+    streams: Mapping[str, Sequence[Stream]], names: Sequence[str], recipe: Recipe
+) -> tuple[np.ndarray, float]:
+    """Fit ``recipe`` on the pair rows of ``streams`` (dataset -> its training streams)."""
+    cols = [names.index(f) for f in recipe.features]
+
+    def rows(extra: Mapping[int, np.ndarray] | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        xs, ys, ws = [], [], []
+        k = 0
+        for parts in streams.values():
+            wd = []
+            for st in parts:
+                xs.append(st.features[:, cols])
+                ys.append(st.label)
+                w = np.ones(len(st.label))
+                if extra is not None:
+                    w[extra[k]] = recipe.hard_negative_weight
+                wd.append(w)
+                k += 1
+            total = sum(w.sum() for w in wd) or 1.0
+            ws += [w / total for w in wd]
+        w = np.concatenate(ws)
+        return np.vstack(xs), np.concatenate(ys), w / w.mean()
+
+    x, y, w = rows(None)
+    coef, b = fit_logistic(x, y, w, recipe.l2)
+    if recipe.hard_negative_weight != 1.0:
+        flat = [st for parts in streams.values() for st in parts]
+        masks = {k: _top_negatives(st, predict(st.features[:, cols], coef, b)) for k, st in enumerate(flat)}
+        x, y, w = rows(masks)
+        coef, b = fit_logistic(x, y, w, recipe.l2)
+    return coef, b
+
+
+THRESHOLDS = tuple(round(0.05 + 0.025 * k, 3) for k in range(37))  # 0.05 .. 0.95
+HN_LIMIT = 0.05
+
+
+def objective(m: Mapping[str, Mapping[str, float]]) -> float:
+    """What settings are chosen by, on dev: the mean of the three target metrics (ECB+ pairwise
+    F1, GVA pairwise F1, GVA B-cubed F1) minus the ECB+ hard-negative merge rate above 5%."""
+    e, g = m["ecbplus"], m["gva"]
+    return (e["pair_f1"] + g["pair_f1"] + g["b3_f1"]) / 3 - max(0.0, e["hn_merged"] - HN_LIMIT)
+
+
+def cross_validate(
+    folds: Mapping[str, Sequence[Stream]], names: Sequence[str], recipe: Recipe
+) -> tuple[dict[float, dict[str, dict[str, float]]], dict[str, list[np.ndarray]]]:
+    """Fold k of every dataset is scored by a model fitted on the other folds of all datasets;
+    returns per threshold the pooled metrics per dataset, and the out-of-fold scores."""
+    cols = [names.index(f) for f in recipe.features]
+    n_folds = len(next(iter(folds.values())))
+    scores: dict[str, list[np.ndarray]] = {ds: [] for ds in folds}
+    for k in range(n_folds):
+        train = {ds: [p for f, p in enumerate(parts) if f != k] for ds, parts in folds.items()}
+        coef, b = fit(train, names, recipe)
+        for ds, parts in folds.items():
+            scores[ds].append(predict(parts[k].features[:, cols], coef, b))
+    table = {t: {ds: score_streams(folds[ds], scores[ds], t) for ds in folds} for t in THRESHOLDS}
+    return table, scores
+
+
+def choose_threshold(table: Mapping[float, Mapping[str, Mapping[str, float]]]) -> float:
+    """The threshold with the best ``objective``; ties: the highest (fewest links)."""
+    return max(table, key=lambda t: (objective(table[t]), t))
+
+
+# ----------------------------------------------------------------------------------------------
+# Held-out runs with the real pure reference
+
+
+def reference_run(docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings) -> dict[str, float]:
+    """``story_model.reference_assign`` + ``story_roots`` over ``docs`` as one stream, scored."""
+    vectors = [(p.article.article_id, 0.0, sm.story_vector(p.article, settings)) for p in docs]
+    vectors = [(i, v.ts, v) for i, _, v in vectors]
+    roots = sm.story_roots(sm.reference_assign(vectors, settings))
+    return metrics(
+        [p.doc.story for p in docs], [p.doc.group for p in docs], [roots[p.article.article_id] for p in docs]
+    )
+
+
+def held_out_docs(dataset: str) -> list[sd.PipelineDoc]:
+    return [p for p in sd.pipeline_docs(dataset) if p.doc.split == "heldout"]
+
+
+# ----------------------------------------------------------------------------------------------
+# Ablation: the model retrained (and its threshold re-chosen on dev) without one signal
+
+SIGNALS: dict[str, tuple[str, ...]] = {
+    "title channel": ("title", "cross"),
+    "body channel": ("body", "cross"),
+    "all-text channel": ("text",),
+    "stem channel": ("stems",),
+    "entity channels": ("entities", "person", "place", "org", "person_conflict", "place_conflict"),
+    "numbers": ("numbers", "numbers_none_shared"),
+    "dates named": ("years_shared", "years_conflict", "days_shared", "days_conflict"),
+    "time kernels": ("time_24h", "time_72h", "time_240h"),
+}
+
+
+def ablation(
+    shipped: ModelWeights, work: Path
+) -> list[tuple[str, dict[str, dict[str, float]], dict[str, dict[str, float]], float]]:
+    """Per signal dropped: (name, dev metrics, held-out metrics, threshold)."""
+    from benchmarks import train_story_model as tm
+
+    settings = tm.spec_settings(work)
+    folds = tm.training_folds(settings, verbose=False)
+    recipe = Recipe(
+        shipped.features,
+        float(shipped.record.get("recipe", {}).get("l2", 1.0)),
+        float(shipped.record.get("recipe", {}).get("hard_negative_weight", 1.0)),
+    )
+    held = {ds: held_out_docs(ds) for ds in sd.DATASETS}
+    out: list[tuple[str, dict[str, dict[str, float]], dict[str, dict[str, float]], float]] = []
+    for name, dropped in [("none (shipped recipe)", ()), *SIGNALS.items()]:
+        r = replace(recipe, features=tuple(f for f in recipe.features if f not in dropped))
+        table, _ = cross_validate(folds, tm.FEATURES, r)
+        t = choose_threshold(table)
+        weights = tm.train(folds, r, t, {})
+        path = work / f"ablation-{len(out)}.json"
+        path.write_text(json.dumps(weights.to_json()), encoding="utf-8")
+        s = replace(settings, model_path=str(path))
+        out.append((name, table[t], {ds: reference_run(docs, s) for ds, docs in held.items()}, t))
+    return out
+
+
+# ----------------------------------------------------------------------------------------------
+# Speed: CPU per arriving article against N stored articles
+
+
+def speed_curve(
+    docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings, sizes: Sequence[int], probes: int
+) -> list[dict[str, float]]:
+    """The story model's CPU per article as the keyed stage spends it, against ``N`` stored
+    articles: the arrival's vector and keys, then for every stored entry under its keys within
+    the window, decoding the entry (``StoryVector.from_bytes``) and ``link_score``, then
+    ``choose_parent``. Each pair is scored once (in the first key both share). The stored
+    articles are the real articles of both sets, repeated with fresh ids to reach ``N`` and
+    spread over the window (a topic-concentrated, so pessimistic, background: GVA is all
+    shootings); probes are real articles too."""
+    base = [(sm.story_vector(p.article, settings), p.article) for p in docs]
+    encoded = [(v.to_bytes(), sm.blocking_keys(v, settings)) for v, _ in base]
+    window_s = settings.window_hours * 3600
+    now = 1.8e9
+    out = []
+    for n in sizes:
+        by_key: dict[str, list[tuple[str, float, bytes]]] = defaultdict(list)
+        for k in range(n):
+            data, keys = encoded[k % len(encoded)]
+            ts = now - window_s * (k + 0.5) / n
+            for key in keys:
+                by_key[key].append((f"s{k}", ts, data))
+        step = max(1, len(base) // probes)
+        picked = [base[k][1] for k in range(0, len(base), step)][:probes]
+        candidates = 0
+        started = time.process_time()
+        for article in picked:
+            v = sm.story_vector(article, settings)
+            v = replace(v, ts=now)  # arrives after every stored article
+            keys = sm.blocking_keys(v, settings)
+            scored: list[tuple[str, float, float]] = []
+            seen: set[str] = set()
+            for key in keys:
+                for member_id, member_ts, data in by_key.get(key, ()):
+                    if member_id in seen or now - member_ts > window_s:
+                        continue
+                    seen.add(member_id)
+                    scored.append(
+                        (member_id, member_ts, sm.link_score(v, sm.StoryVector.from_bytes(data), settings))
+                    )
+            candidates += len(scored)
+            sm.choose_parent(scored, settings)
+        cpu = time.process_time() - started
+        out.append(
+            {
+                "stored": float(n),
+                "ms_per_article": 1000 * cpu / len(picked),
+                "candidates_per_article": candidates / len(picked),
+            }
+        )
+    return out
+
+
+def vector_cost(docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings) -> dict[str, float]:
+    """Bytes of a stored vector, keys per article, CPU of the pieces (ms)."""
+    started = time.process_time()
+    vectors = [sm.story_vector(p.article, settings) for p in docs]
+    build_ms = 1000 * (time.process_time() - started) / len(docs)
+    sizes = sorted(len(v.to_bytes()) for v in vectors)
+    keys = [len(sm.blocking_keys(v, settings)) for v in vectors]
+    blobs = [v.to_bytes() for v in vectors]
+    started = time.process_time()
+    decoded = [sm.StoryVector.from_bytes(b) for b in blobs]
+    decode_us = 1e6 * (time.process_time() - started) / len(blobs)
+    assert decoded == vectors
+    pairs = [(decoded[k], decoded[(k * 7 + 3) % len(decoded)]) for k in range(len(decoded))]
+    started = time.process_time()
+    for a, b in pairs:
+        sm.link_score(a, b, settings)
+    score_us = 1e6 * (time.process_time() - started) / len(pairs)
+    return {
+        "bytes_mean": statistics.fmean(sizes),
+        "bytes_p95": float(sizes[int(0.95 * (len(sizes) - 1))]),
+        "bytes_max": float(sizes[-1]),
+        "keys_mean": statistics.fmean(keys),
+        "state_bytes_per_article": statistics.fmean(len(b) * k for b, k in zip(blobs, keys, strict=True)),
+        "vector_ms": build_ms,
+        "decode_us": decode_us,
+        "score_us_fresh": score_us,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# Report
+
+
+def table_row(name: str, m: Mapping[str, Mapping[str, float]]) -> str:
+    e, g = m["ecbplus"], m["gva"]
+    return (
+        f"| {name} | {e['pair_p']:.3f} | {e['pair_r']:.3f} | {e['pair_f1']:.3f} | {e['b3_f1']:.3f} | "
+        f"{100 * e['hn_merged']:.1f}% | {g['pair_p']:.3f} | {g['pair_r']:.3f} | {g['pair_f1']:.3f} | {g['b3_f1']:.3f} |"
+    )
+
+
+TABLE_HEAD = (
+    "| run | ECB+ P | R | F1 | B³ F1 | hard-neg merged | GVA P | R | F1 | B³ F1 |\n"
+    "|---|---|---|---|---|---|---|---|---|---|"
+)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--ablation", action="store_true", help="retrain without each signal in turn")
+    parser.add_argument("--speed", action="store_true", help="the CPU curve at 1k/10k/100k stored articles")
+    parser.add_argument("--sizes", default="1000,10000,100000")
+    parser.add_argument("--probes", type=int, default=200)
+    parser.add_argument("--json", type=Path, help="write all figures here")
+    args = parser.parse_args(argv)
+    if missing := sd.missing_data():
+        print(missing, file=sys.stderr)
+        return 2
+    from benchmarks import train_story_model as tm
+
+    started = time.perf_counter()
+    settings = StoryModelSettings()
+    shipped = settings.weights
+    report: dict[str, object] = {"model_version": shipped.version, "threshold": shipped.threshold}
+    print(
+        f"story model {shipped.version}: threshold {shipped.threshold}, window {settings.window_hours:g} h, "
+        f"blocking {settings.blocking_entities} entities + {settings.blocking_terms} terms"
+    )
+
+    held = {ds: reference_run(held_out_docs(ds), settings) for ds in sd.DATASETS}
+    report["held_out"] = held
+    with tempfile.TemporaryDirectory(prefix="newsbeam-story-eval-") as tmp:
+        folds = tm.training_folds(tm.spec_settings(Path(tmp)), verbose=False)
+        recipe = Recipe(
+            shipped.features,
+            float(shipped.record.get("recipe", {}).get("l2", 1.0)),
+            float(shipped.record.get("recipe", {}).get("hard_negative_weight", 1.0)),
+        )
+        table, _ = cross_validate(folds, tm.FEATURES, recipe)
+        dev = table[shipped.threshold] if shipped.threshold in table else table[choose_threshold(table)]
+        report["dev"] = dev
+        report["dev_by_threshold"] = {str(t): m for t, m in table.items()}
+        block = {ds: blocking_stats(parts, settings.window_hours) for ds, parts in folds.items()}
+        report["blocking_dev"] = block
+        print("\nheld-out (pure reference, shipped model) and dev (3-fold CV on the training parts):\n")
+        print(TABLE_HEAD)
+        print(table_row("held-out", held))
+        print(table_row("dev", dev))
+        print("\ndev by threshold (the trade-off the threshold was chosen on):\n")
+        print(TABLE_HEAD)
+        for t in THRESHOLDS[::4]:
+            print(table_row(f"t = {t:.3f}", table[t]))
+        for ds, b in block.items():
+            print(
+                f"blocking, dev {ds}: {100 * b['pair_recall']:.1f}% of same-story pairs within the window are "
+                f"candidates; candidates per article mean {b['cands_mean']:.1f}, p95 {b['cands_p95']:.0f}, "
+                f"max {b['cands_max']:.0f}"
+            )
+        if args.ablation:
+            rows = ablation(shipped, Path(tmp))
+            report["ablation"] = [
+                {"dropped": name, "dev": d, "held_out": h, "threshold": t} for name, d, h, t in rows
+            ]
+            print("\nablation (retrained without the signal, threshold re-chosen on dev):\n")
+            print("| signal dropped | threshold | " + TABLE_HEAD.split("| run | ")[1].split("\n")[0])
+            print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            for name, d, h, t in rows:
+                print(table_row(f"{name}, dev | {t:.3f}", d))
+                print(table_row(f"{name}, held-out | {t:.3f}", h))
+    everyone = [p for ds in sd.DATASETS for p in sd.pipeline_docs(ds, verbose=False)]
+    cost = vector_cost(everyone, settings)
+    report["cost"] = cost
+    print(
+        f"\nstate: vector {cost['bytes_mean']:.0f} B mean (p95 {cost['bytes_p95']:.0f}, max {cost['bytes_max']:.0f}), "
+        f"{cost['keys_mean']:.1f} keys per article -> {cost['state_bytes_per_article']:.0f} B of vectors per "
+        f"article in state; vector {cost['vector_ms']:.2f} ms, decode {cost['decode_us']:.0f} us, "
+        f"score {cost['score_us_fresh']:.0f} us (fresh vectors)"
+    )
+    if args.speed:
+        sizes = [int(x) for x in args.sizes.split(",")]
+        curve = speed_curve(everyone, settings, sizes, args.probes)
+        report["speed"] = curve
+        print("\nCPU per arriving article (vector + keys + decode and score every candidate + decision):")
+        for row in curve:
+            print(
+                f"  {row['stored']:>8.0f} stored: {row['ms_per_article']:.2f} ms, "
+                f"{row['candidates_per_article']:.1f} candidates"
+            )
+    print(f"\n{time.perf_counter() - started:.0f} s")
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2, default=str), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
