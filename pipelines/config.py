@@ -23,7 +23,8 @@ from transforms.http import HttpSettings
 from transforms.language import LanguageSettings
 from transforms.neardup import NearDupSettings
 from transforms.records import FeedSpec, language_code
-from transforms.story_similarity import StorySettings
+from transforms.stories import StorySettings
+from transforms.story_model import MAX_KEYS, StoryModelSettings
 
 
 class ConfigError(ValueError):
@@ -166,26 +167,41 @@ class EntitiesConfig(_Strict):
 
 
 _STORY = StorySettings()
+_MODEL = StoryModelSettings()
 
 
 class StoriesConfig(_Strict):
-    """Story assignment (``AssignStories``); defaults are ``transforms.story_similarity.StorySettings``'s."""
+    """Story assignment (``AssignStories``); defaults are ``transforms.story_model.StoryModelSettings``'s
+    and ``transforms.stories.StorySettings``'s."""
 
     enabled: bool = True
-    threshold: float = Field(default=_STORY.threshold, ge=0, le=1, description="similarity to join a story")
-    text_weight: float = Field(default=_STORY.text_weight, ge=0)
-    entity_weight: float = Field(default=_STORY.entity_weight, ge=0)
-    time_weight: float = Field(default=_STORY.time_weight, ge=0)
-    conflict_weight: float = Field(default=_STORY.conflict_weight, ge=0)
-    number_weight: float = Field(default=_STORY.number_weight, ge=0)
-    date_weight: float = Field(default=_STORY.date_weight, ge=0)
-    time_scale_hours: float = Field(default=_STORY.time_scale_hours, gt=0)
-    window_hours: float = Field(
-        default=_STORY.window_hours, gt=0, description="how far back a story is joined"
+    threshold: float | None = Field(
+        default=_MODEL.threshold,
+        ge=0,
+        le=1,
+        description="link score an article's best earlier match needs to join its story "
+        "(null: the threshold the shipped model was chosen with)",
     )
-    allowed_lateness_hours: float = Field(default=_STORY.allowed_lateness_hours, ge=0)
-    blocking_terms: int = Field(default=_STORY.blocking_terms, ge=0)
-    blocking_entities: int = Field(default=_STORY.blocking_entities, ge=0)
+    window_hours: float = Field(
+        default=_MODEL.window_hours, gt=0, description="how far back a story is joined"
+    )
+    allowed_lateness_hours: float = Field(
+        default=_STORY.allowed_lateness_hours,
+        ge=0,
+        description="how far behind the newest article of a blocking key an article may arrive",
+    )
+    blocking_entities: int = Field(default=_MODEL.blocking_entities, ge=0, le=MAX_KEYS)
+    blocking_terms: int = Field(default=_MODEL.blocking_terms, ge=0, le=MAX_KEYS)
+    model_path: str | None = Field(
+        default=None, description="a story model weights file (null: the one shipped in the package)"
+    )
+    model_version: str | None = Field(default=None, description="refuse a weights file of another version")
+
+    @model_validator(mode="after")
+    def _some_blocking(self) -> StoriesConfig:
+        if self.blocking_entities + self.blocking_terms == 0:
+            raise ValueError("blocking_entities + blocking_terms must be at least 1")
+        return self
 
 
 class WriteConfig(_Strict):
@@ -271,7 +287,8 @@ class JobConfig(_Strict):
         )
 
     def story_settings(self) -> StorySettings:
-        return StorySettings(**self.stories.model_dump(exclude={"enabled"}))
+        fields = self.stories.model_dump(exclude={"enabled", "allowed_lateness_hours"})
+        return StorySettings(StoryModelSettings(**fields), self.stories.allowed_lateness_hours)
 
 
 Location = tuple[str | int, ...]

@@ -1,35 +1,34 @@
 """Stage 4c, ``AssignStories``: each article joins the story of its best earlier match.
 
 A story is one real-world event covered by several outlets in different words.  The similarity
-model (features, blocking keys, similarity, threshold) is ``transforms.story_similarity``; this
-module is the stage, ``transforms.keyed``'s probe/decide::
+model (article vectors, blocking keys, the learned link score, the join decision) is
+``transforms.story_model``; this module is the stage, ``transforms.keyed``'s probe/decide::
 
     Article ─ 'Sign for stories' ─┬─ entries ─ 'Probe blocking keys' ─ links ─┐
                                   │   (shard of blocking keys)                ├─ 'Decide stories' ─ Article
                                   └─ the article itself ──────────────────────┘  (keyed by article)
 
-* **Sign.**  The article's compact ``StoryFeatures`` go under each of its blocking keys (rare
-  title/lead terms ``t:…`` and entities ``e:…``), hashed into ``2**key_bits`` stage keys; an
+* **Sign.**  The article's ``StoryVector`` (a few hundred bytes, no text) goes under each of its
+  blocking keys (its rarest entities and terms), hashed into ``2**key_bits`` stage keys; an
   article with no blocking key starts its own story.
-* **Probe blocking keys.**  Two articles sharing a blocking key, seen within ``window_hours`` of
-  each other, are scored (``similarity``) in the first blocking key they share only; a score
-  reaching ``threshold`` is a link from the later article to the earlier one.
-* **Decide stories.**  The article's *parent* is its best link (highest score, then earliest
-  ``(ts, article_id)``): ``story_id`` = the parent's id and ``story_score`` = the score; with no
-  link the article starts a story (``story_id`` = its own id, no score).
+* **Probe blocking keys.**  Two articles sharing a blocking key, seen within the model's
+  ``window_hours`` of each other, are scored (``link_score``) in the first blocking key they
+  share only; a score reaching the join threshold is a link from the later article to the
+  earlier one.
+* **Decide stories.**  ``choose_parent`` of the article's links: ``story_id`` = its parent (the
+  best-scoring earlier article) and ``story_score`` = the score; with no link the article starts
+  a story (``story_id`` = its own id, no score).
 
-The story of an article is the *root* of its parent chain (an article joins the story its best
-match belongs to): the ``articles`` view and ``newsbeam compact`` follow ``story_id`` to the
-root (``pipelines/sql/views.sql``), so raw rows name the parent and queries see the root.  The
-parent of an article is the best-member link of the pure ``story_similarity.assign`` loop, so
-the roots are that loop's stories.
+The story of an article is the *root* of its parent chain: the ``articles`` view and ``newsbeam
+compact`` follow ``story_id`` to the root (``pipelines/sql/views.sql``), so raw rows name the
+parent and queries see the root.  ``reference_links`` is the stage as a plain loop.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -52,19 +51,35 @@ from transforms.keyed import (
     shard,
 )
 from transforms.records import Article
-from transforms.story_similarity import (
-    StoryFeatures,
-    StorySettings,
-    article_features,
+from transforms.story_model import (
+    StoryModelSettings,
+    StoryVector,
     blocking_keys,
-    decode_features,
-    encode_features,
-    similarity,
+    choose_parent,
+    link_score,
+    story_vector,
 )
 
 LINK = 1  # the edge kind of this stage
 HOUR_US = 3600 * SECOND_US
 DECIDE, OWN_STORY = "decide", "own_story"
+
+
+@dataclass(frozen=True)
+class StorySettings:
+    """The stage: the model's settings, how late an article may arrive behind a blocking key's
+    newest member and still be compared with what the key holds, and the number of stage keys
+    (``2**key_bits``) blocking keys are hashed into."""
+
+    model: StoryModelSettings = field(default_factory=StoryModelSettings)
+    allowed_lateness_hours: float = 24.0
+    key_bits: int = 16
+
+    def __post_init__(self) -> None:
+        if self.allowed_lateness_hours < 0:
+            raise ValueError("allowed_lateness_hours must not be negative")
+        if not 0 <= self.key_bits <= 24:
+            raise ValueError("key_bits must be within [0, 24]")
 
 
 def stage_key(blocking_key: str, key_bits: int) -> str:
@@ -73,51 +88,57 @@ def stage_key(blocking_key: str, key_bits: int) -> str:
 
 
 @lru_cache(maxsize=1 << 14)  # pure functions of the stored bytes: memos, not state
-def _features(payload: bytes) -> StoryFeatures:
-    return decode_features(payload)
+def _vector(payload: bytes) -> StoryVector:
+    return StoryVector.from_bytes(payload)
 
 
 @lru_cache(maxsize=1 << 14)
-def _keys(payload: bytes, settings: StorySettings) -> frozenset[str]:
-    return frozenset(blocking_keys(_features(payload), settings))
+def _keys(payload: bytes, settings: StoryModelSettings) -> frozenset[str]:
+    return frozenset(blocking_keys(_vector(payload), settings))
 
 
 class StoryComparison:
-    """``keyed.Comparison`` for blocking keys: a link when the similarity reaches the threshold."""
+    """``keyed.Comparison`` for blocking keys: a link when the score reaches the join threshold."""
 
     def __init__(self, settings: StorySettings) -> None:
         self.settings = settings
-        self.reach_us = round(settings.window_hours * HOUR_US) + 1  # the window is inclusive
+        self.reach_us = round(settings.model.window_hours * HOUR_US) + 1  # the window is inclusive
         self.lateness_us = round(settings.allowed_lateness_hours * HOUR_US)
 
     def setup(self) -> None:
         pass
 
     def compare(self, key: str, earlier: Stored, later: Stored) -> Edge | None:
-        s = self.settings
-        shared = _keys(earlier.payload, s) & _keys(later.payload, s)
+        model = self.settings.model
+        shared = _keys(earlier.payload, model) & _keys(later.payload, model)
         if earlier.tag.decode() != min(shared, default=""):
             return None  # scored in the first blocking key the two share
-        score = similarity(_features(later.payload), _features(earlier.payload), s)
-        if score < s.threshold:
+        score = link_score(_vector(later.payload), _vector(earlier.payload), model)
+        if score < model.join_threshold:
             return None
         return Edge(LINK, earlier.article_id, earlier.ts, score)
 
 
-def best_link(edges: Sequence[Edge]) -> Edge | None:
-    """The parent link: highest score, then earliest ``(ts, article_id)``."""
-    return min(edges, key=lambda e: (-e.score, e.other_ts, e.other_id), default=None)
+def parent_link(edges: Sequence[Edge], settings: StorySettings) -> Edge | None:
+    """The parent link (``choose_parent``): the best score, then the earliest ``(ts, article_id)``."""
+    parent, _ = choose_parent([(e.other_id, e.other_ts, e.score) for e in edges], settings.model)
+    return next(
+        (e for e in sorted(edges, key=lambda e: (-e.score, e.other_ts)) if e.other_id == parent), None
+    )
 
 
 class StoryDecision:
     """``keyed.Decision``: ``story_id``/``story_score`` from the article's links."""
+
+    def __init__(self, settings: StorySettings) -> None:
+        self.settings = settings
 
     def setup(self) -> None:
         self._joined = metrics.counter("stories_joined")
         self._started = metrics.counter("stories_started")
 
     def decide(self, article: Article, edges: Sequence[Edge]) -> Article:
-        best = best_link(edges)
+        best = parent_link(edges, self.settings)
         if best is None:
             self._started.inc()
             return replace(article, story_id=article.article_id, story_score=None)
@@ -136,16 +157,16 @@ def reference_links(
     buckets: dict[str, list[Stored]] = defaultdict(list)
     out: dict[str, Edge | None] = {}
     for ts, article in sorted(articles, key=lambda pair: (pair[0], pair[1].article_id)):
-        features = article_features(article, settings)
-        payload = encode_features(features)
+        vector = story_vector(article, settings.model)
+        payload = vector.to_bytes()
         edges = []
-        for key in blocking_keys(features, settings):
+        for key in blocking_keys(vector, settings.model):
             entry = Stored(article.article_id, ts, key.encode(), payload)
             for other in buckets[key]:
                 if ts - other.ts < comparison.reach_us and (edge := comparison.compare(key, other, entry)):
                     edges.append(edge)
             buckets[key].append(entry)
-        out[article.article_id] = best_link(edges)
+        out[article.article_id] = parent_link(edges, settings)
     return out
 
 
@@ -161,6 +182,7 @@ class _SignFn(beam.DoFn):
         self._settings = settings
 
     def setup(self) -> None:
+        self._settings.model.weights  # noqa: B018  (loads and checks the weights once per worker)
         self._no_keys = metrics.counter("stories_no_blocking_keys")
         self._state_bytes = metrics.distribution("stories_state_bytes_per_article")
         self._keys = metrics.distribution("stories_blocking_keys_per_article")
@@ -168,14 +190,14 @@ class _SignFn(beam.DoFn):
     def process(self, article: Article, timestamp: Any = beam.DoFn.TimestampParam) -> Iterator[Any]:
         s = self._settings
         ts = micros(timestamp)
-        features = article_features(article, s)
-        keys = blocking_keys(features, s)
+        vector = story_vector(article, s.model)
+        keys = blocking_keys(vector, s.model)
         if not keys:
             self._no_keys.inc()
             own = replace(article, story_id=article.article_id, story_score=None)
             yield beam.pvalue.TaggedOutput(OWN_STORY, TimestampedValue(own, timestamp))
             return
-        payload = encode_features(features)
+        payload = vector.to_bytes()
         entries = [
             (stage_key(k, s.key_bits), Stored(article.article_id, ts, k.encode(), payload)) for k in keys
         ]
@@ -195,8 +217,6 @@ class AssignStories(beam.PTransform):
     def __init__(self, settings: StorySettings | None = None) -> None:
         super().__init__()
         self._settings = settings or StorySettings()
-        if self._settings.linkage != "max":
-            raise ValueError("AssignStories links to the best member: settings.linkage must be 'max'")
 
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
         s = self._settings
@@ -209,6 +229,6 @@ class AssignStories(beam.PTransform):
         decided = (
             (signed[DECIDE], links)
             | "Merge articles and links" >> beam.Flatten().with_output_types(Decidable)
-            | "Decide stories" >> beam.ParDo(DecideOnce(StoryDecision())).with_output_types(Article)
+            | "Decide stories" >> beam.ParDo(DecideOnce(StoryDecision(s))).with_output_types(Article)
         )
         return (decided, signed[OWN_STORY]) | "Merge stories" >> beam.Flatten().with_output_types(Article)

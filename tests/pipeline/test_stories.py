@@ -19,8 +19,7 @@ from transforms.coders import to_micros
 from transforms.entities import TagEntities
 from transforms.extract import extract_html
 from transforms.records import Article, Entity
-from transforms.stories import AssignStories, reference_links
-from transforms.story_similarity import StorySettings
+from transforms.stories import AssignStories, StorySettings, reference_links
 
 SITE = Path(__file__).parents[2] / "samples" / "site"
 # The aggregator page of ../shared/seed, as bundled in the sample site: the Time of India and

@@ -36,11 +36,11 @@ from transforms.coders import to_micros
 from transforms.keyed import TICK_US
 from transforms.neardup import MarkNearDuplicates, NearDupSettings, reference_marks
 from transforms.records import Article, Entity
-from transforms.stories import AssignStories, reference_links
-from transforms.story_similarity import StorySettings
+from transforms.stories import AssignStories, StorySettings, reference_links
+from transforms.story_model import StoryModelSettings
 
 NEAR = NearDupSettings(ttl_s=2000.0, allowed_lateness_s=1000.0, key_bits=4)
-STORIES = StorySettings(window_hours=1.0, allowed_lateness_hours=0.3, key_bits=4)
+STORIES = StorySettings(StoryModelSettings(window_hours=1.0), allowed_lateness_hours=0.3, key_bits=4)
 SPAN_S = 8000.0  # more than the TTL and the story window with their lateness: state is pruned
 DISORDER_S = 1000.0  # how far out of time order articles arrive: within both stages' lateness
 STREAMING = PipelineOptions(streaming=True, runner="BundleBasedDirectRunner")

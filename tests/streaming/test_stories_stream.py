@@ -13,10 +13,10 @@ from apache_beam.transforms.window import TimestampedValue
 
 from tests.factories import NOW, make_article
 from transforms.records import Article, Entity
-from transforms.stories import AssignStories
-from transforms.story_similarity import StorySettings
+from transforms.stories import AssignStories, StorySettings
+from transforms.story_model import StoryModelSettings
 
-SETTINGS = StorySettings(window_hours=1.0, allowed_lateness_hours=0.5)
+SETTINGS = StorySettings(StoryModelSettings(window_hours=1.0), allowed_lateness_hours=0.5)
 T = NOW.timestamp()  # articles are first seen at NOW + their offset in seconds
 EVENTS = {
     "etna": ("Etna erupts near Catania, spewing ash over Sicily", ("etna", "catania", "sicily")),
