@@ -43,6 +43,7 @@ from pathlib import Path
 
 import yaml
 
+from pipelines.query import connect
 from samples.texts import detokenise_lines
 from transforms.records import Article, Entity
 
@@ -223,7 +224,6 @@ def _model_versions() -> dict[str, str]:
 
 def run_pipeline(lines: Sequence[str], config: dict[str, object], work: Path) -> list[dict[str, object]]:
     """``newsbeam run --input-jsonl`` over ``lines``; the ``articles`` rows read back."""
-    import pyarrow.dataset as ds
 
     work.mkdir(parents=True, exist_ok=True)
     jsonl, cfg, out = work / "input.jsonl", work / "job.yaml", work / "out"
@@ -234,8 +234,9 @@ def run_pipeline(lines: Sequence[str], config: dict[str, object], work: Path) ->
     done = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({done.returncode}):\n{done.stderr[-3000:]}")
-    table = ds.dataset(out / "articles", format="parquet", partitioning="hive").to_table()
-    return table.to_pylist()
+    # the articles view: story_id followed to the story's first article (the files hold parents)
+    rows: list[dict[str, object]] = connect(out).sql("SELECT * FROM articles").fetch_arrow_table().to_pylist()
+    return rows
 
 
 def row_json(row: dict[str, object]) -> dict[str, object]:

@@ -6,7 +6,8 @@ Only wiring lives here; every stage is a composite transform in ``transforms/``.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 
 import apache_beam as beam
 
@@ -96,10 +97,17 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
         failures.append(tagged.failures)
         articles = tagged.articles
     articles = articles | "Break fusion before keyed stages" >> beam.Reshuffle()
+    # Bounded input (one poll, a backfill) reaches the keyed stages in any order: nothing there
+    # may be forgotten for being too far behind the newest article of its key.
+    bounded = plan.duration_s is None
     if config.dedup.near_duplicates:
-        articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(config.near_dup_settings())
+        near = config.near_dup_settings()
+        near = replace(near, allowed_lateness_s=math.inf) if bounded else near
+        articles = articles | "Mark near-duplicates" >> MarkNearDuplicates(near)
     if config.stories.enabled:
-        articles = articles | "Assign stories" >> AssignStories(config.story_settings())
+        story = config.story_settings()
+        story = replace(story, allowed_lateness_hours=math.inf) if bounded else story
+        articles = articles | "Assign stories" >> AssignStories(story)
     counted = (
         failures
         | "Merge failures" >> beam.Flatten()

@@ -18,8 +18,10 @@ that has the same ``tag``, another article id and ``|X.ts - Y.ts| < reach``, in 
 directions: the stage's ``compare(key, earlier, later)`` scores the pair and the edge, if any,
 goes to the later article's decide key, stamped with X's own timestamp (never behind the
 watermark when X is not late).  Then X is stored.  An entry at or before ``newest - reach -
-lateness`` (``newest``: the key's latest ts) can match no on-time arrival: such entries are
-dropped when they make up half of the bag or more, so a rewrite costs O(1) per entry.  Stages
+lateness`` (``newest``: the key's latest ts) can match no arrival within the allowed lateness:
+such entries are dropped when they make up half of the bag or more, so a rewrite costs O(1) per
+entry.  Bounded input comes in any order (its watermark moves only at the end): there the
+lateness is unbounded and nothing is pruned (``lateness_us`` None).  Stages
 hash their fine keys (band values, terms) into a bounded key space, so keys need no idle
 timers: a key that goes quiet keeps at most what it held when last touched, and the number of
 keys is fixed.
@@ -187,7 +189,7 @@ class Comparison(Protocol):
     compare them."""
 
     reach_us: int  # pairs at least this far apart are never compared
-    lateness_us: int  # how far behind a key's newest entry an arrival may still come
+    lateness_us: int | None  # how far behind a key's newest entry an arrival may still come (None: any)
 
     def setup(self) -> None: ...
 
@@ -225,7 +227,10 @@ class Pruned(NamedTuple):
 
 
 def prune(stored: Sequence[Stored], arrival: Stored, comparison: Comparison) -> Pruned:
-    """Split a key's entries (before ``arrival`` is added) by what can still match."""
+    """Split a key's entries (before ``arrival`` is added) by what can still match (everything,
+    when any lateness is allowed)."""
+    if comparison.lateness_us is None:
+        return Pruned(list(stored), 0, False)
     newest = max([arrival.ts, *(e.ts for e in stored)])
     horizon = newest - comparison.reach_us - comparison.lateness_us
     live = [e for e in stored if e.ts > horizon]

@@ -53,6 +53,7 @@ distribution ``neardup_state_bytes_per_article``) and its fingerprint, for ``ttl
 from __future__ import annotations
 
 import hashlib
+import math
 import struct
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -66,7 +67,7 @@ import numpy.typing as npt
 from apache_beam.coders import BytesCoder, StrUtf8Coder, TupleCoder, VarIntCoder
 from apache_beam.transforms.timeutil import TimeDomain
 from apache_beam.transforms.userstate import BagStateSpec, ReadModifyWriteStateSpec, TimerSpec, on_timer
-from apache_beam.transforms.window import TimestampedValue
+from apache_beam.transforms.window import GlobalWindow, TimestampedValue
 
 from transforms import metrics
 from transforms.keyed import (
@@ -102,6 +103,7 @@ from transforms.records import Article
 from transforms.worker import fast_state_sizing
 
 DAY_S = 86400.0
+END = GlobalWindow().max_timestamp()
 
 
 # --------------------------------------------------------------------------------------------
@@ -134,7 +136,7 @@ class NearDupSettings:
     containment_min_jaccard: float = 0.2
     signature_bits: int = 8
     ttl_s: float = 7 * DAY_S
-    allowed_lateness_s: float = DAY_S
+    allowed_lateness_s: float = DAY_S  # math.inf: arrivals in any order (bounded input), nothing pruned
     key_bits: int = 16
     # A candidate pair whose decision would flip if its estimated Jaccard moved by this much is
     # checked exactly, on the two articles' shingle fingerprints (0: decide on the estimates).
@@ -343,7 +345,11 @@ class BandComparison:
     def __init__(self, settings: NearDupSettings) -> None:
         self.settings = settings
         self.reach_us = round(settings.ttl_s * SECOND_US)
-        self.lateness_us = round(settings.allowed_lateness_s * SECOND_US)
+        self.lateness_us = (
+            None
+            if math.isinf(settings.allowed_lateness_s)
+            else round(settings.allowed_lateness_s * SECOND_US)
+        )
 
     def setup(self) -> None:
         pass
@@ -565,7 +571,8 @@ class _LookUpFingerprintsFn(beam.DoFn):
         if count is None:
             s = self._settings
             hour_end = (int(key.split(":")[1]) + 1) * FINGERPRINT_HOUR_US
-            expire.set(at(hour_end + round((s.ttl_s + s.allowed_lateness_s) * SECOND_US)))
+            reach_s = s.ttl_s + s.allowed_lateness_s
+            expire.set(END if math.isinf(reach_s) else min(at(hour_end + round(reach_s * SECOND_US)), END))
             self._timer_sets.inc()
             count = 0
             pending.write(0)

@@ -26,6 +26,7 @@ parent and queries see the root.  ``reference_links`` is the stage as a plain lo
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -72,7 +73,7 @@ class StorySettings:
     (``2**key_bits``) blocking keys are hashed into."""
 
     model: StoryModelSettings = field(default_factory=StoryModelSettings)
-    allowed_lateness_hours: float = 24.0
+    allowed_lateness_hours: float = 24.0  # math.inf: arrivals in any order (bounded input), nothing pruned
     key_bits: int = 16
 
     def __post_init__(self) -> None:
@@ -103,7 +104,8 @@ class StoryComparison:
     def __init__(self, settings: StorySettings) -> None:
         self.settings = settings
         self.reach_us = round(settings.model.window_hours * HOUR_US) + 1  # the window is inclusive
-        self.lateness_us = round(settings.allowed_lateness_hours * HOUR_US)
+        hours = settings.allowed_lateness_hours
+        self.lateness_us = None if math.isinf(hours) else round(hours * HOUR_US)
 
     def setup(self) -> None:
         pass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import random
 from pathlib import Path
 
@@ -14,7 +15,8 @@ from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms.window import TimestampedValue
 
 from tests.neardup_corpus import article, misjudged_pairs, seen_at, story
-from transforms.neardup import MarkNearDuplicates, NearDupSettings
+from transforms.coders import to_micros
+from transforms.neardup import MarkNearDuplicates, NearDupSettings, reference_marks
 from transforms.records import Article
 
 BOILERPLATE = "Advertisement. Share this article on social media. Sign up for our newsletter."
@@ -195,3 +197,29 @@ def test_one_worker_and_two_worker_processes_give_the_same_result(tmp_path: Path
     assert one == two
     check_earliest_copies(articles, one)
     assert {k: one[k][0] for k in expected} == expected
+
+
+def test_a_bounded_input_in_any_order_forgets_nothing_within_the_ttl() -> None:
+    """A backfill reaches the stage in any order: with unbounded lateness (what bounded runs get,
+    ``pipelines.ingest``) copies seen a few days apart are found however far apart in time the
+    input's articles arrive; the result is the pure reference's."""
+    rng = random.Random(3)
+    articles = []
+    for s in range(8):
+        base = story(500 + s, paragraphs=8)
+        day = rng.uniform(0, 90) * 86400  # stories over three months
+        articles += [article(f"s{s}-c{c}", base[: 8 - c % 2], day + c * 2 * 86400) for c in range(3)]
+    settings = NearDupSettings(allowed_lateness_s=math.inf)
+    with TestPipeline(runner="FnApiRunner") as p:
+        marked = (
+            p
+            | beam.Create(rng.sample(articles, len(articles)))
+            | beam.Map(lambda a: TimestampedValue(a, seen_at(a)))
+            | MarkNearDuplicates(settings)
+        )
+        want = reference_marks([(to_micros(a.first_seen_at), a) for a in articles], settings)
+        assert_that(
+            marked | beam.Map(lambda a: (a.article_id, a.duplicate_of)),
+            equal_to([(k, m.article_id if m else None) for k, m in want.items()]),
+        )
+    assert sum(m is not None for m in want.values()) == 16  # two copies of each story
