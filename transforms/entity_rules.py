@@ -6,10 +6,10 @@ model found, so the same rules are measured and shipped.
 - ``trim`` narrows a mention to the name: a leading "the", a trailing possessive and, for
   names (PERSON, ORG, GPE, LOC, NORP, FAC), trailing numbers ("Leicestershire 296",
   "H. Morris 69") are not part of it.
-- ``relabel`` reads all the mentions of one article together: a word that is part of a person's
-  full name in the article is that person (``Shoigu`` after ``Sergei Shoigu``), a known place
-  tagged as a product or an organisation is a place (``Kursk`` is a region and a city, not the
-  submarine), and the remaining mentions of one name take the label the model gave it most often.
+- ``relabel`` reads all the mentions of one article together: a word that is the surname of a
+  person's full name in the article is that person (``Shoigu`` after ``Sergei Shoigu``), a known
+  place tagged as a product or a work is a place (``Kursk`` is a region and a city, not the
+  submarine), and a place name followed by scores in a results table is a team.
 - ``fold_keys`` gives a person's short mentions the key of the one full name they belong to in
   the article (``Kim`` → ``kim jong un``), so they group together across articles.
 """
@@ -17,7 +17,6 @@ model found, so the same rules are measured and shipped.
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from importlib import resources
@@ -78,26 +77,29 @@ class RuleSettings:
     places: frozenset[str]
     # Labels a known place name may be corrected from.
     place_from: frozenset[str] = frozenset({"PRODUCT", "WORK_OF_ART", "LAW"})
-    # Labels a part of a person's full name may be corrected from.
-    person_from: frozenset[str] = frozenset({"ORG", "PRODUCT", "WORK_OF_ART", "FAC", "LAW", "EVENT", "NORP"})
+    # Labels a person's surname may be corrected from.
+    person_from: frozenset[str] = frozenset({"ORG", "PRODUCT", "WORK_OF_ART", "FAC", "LAW", "EVENT"})
     # Country names: a national side keeps its place label (as in OntoNotes and CoNLL).
     countries: frozenset[str] = frozenset()
-    # Labels a place name acting as a sports team may be corrected from.
-    team_from: frozenset[str] = frozenset({"GPE", "LOC", "FAC", "NORP"})
-    # How many mentions followed by a score an article needs before they count as teams.
+    # Labels a place name acting as a sports team may be corrected from (and PERSON for a
+    # known place).
+    team_from: frozenset[str] = frozenset({"GPE", "LOC"})
+    # How many names followed by a score an article needs before they count as teams, and the
+    # labels such a name may have ("Wi-Fi 6" and "Thunderbolt 3" are not results).
     min_scored: int = 2
-    majority: bool = True
+    scored_from: frozenset[str] = frozenset({"GPE", "LOC", "ORG", "PERSON"})
 
 
 def person_parts(mentions: Iterable[Mention]) -> set[str]:
-    """First and last words (casefolded) of the multi-word PERSON mentions, initials left out."""
+    """Last words (casefolded) of the multi-word PERSON mentions: the surnames ("Shoigu" of
+    "Sergei Shoigu").  Not first words: a mis-tagged "Apple CEO Tim Cook" would make "Apple" one."""
     parts: set[str] = set()
     for mention in mentions:
         words = mention.words
         if mention.label == "PERSON" and len(words) > 1:
-            for word in (words[0], words[-1]):
-                if not _INITIAL.match(word) and any(char.isalpha() for char in word):
-                    parts.add(word.casefold())
+            word = words[-1]
+            if not _INITIAL.match(word) and any(char.isalpha() for char in word):
+                parts.add(word.casefold())
     return parts
 
 
@@ -129,9 +131,11 @@ def is_scored(mention: Mention) -> bool:
 
 
 def relabel(mentions: Sequence[Mention], settings: RuleSettings) -> list[str]:
-    """A label for each of one article's mentions, in order (see the module docstring)."""
+    """A label for each of one article's mentions, in order (see the module docstring); mentions
+    with a numeric label (DATE, CARDINAL, …) are left as they are and do not vote."""
     parts = person_parts(mentions)
-    scored = {m.text.casefold() for m in mentions if is_scored(m)}
+    # Results tables: names of places, teams or people followed by scores.
+    scored = {m.text.casefold() for m in mentions if m.label in settings.scored_from and is_scored(m)}
     results = len(scored) >= settings.min_scored
     labels = []
     for mention in mentions:
@@ -150,21 +154,7 @@ def relabel(mentions: Sequence[Mention], settings: RuleSettings) -> list[str]:
         elif label in settings.place_from and place:
             label = "GPE"
         labels.append(label)
-    if settings.majority:
-        labels = _majority(mentions, labels)
     return labels
-
-
-def _majority(mentions: Sequence[Mention], labels: list[str]) -> list[str]:
-    votes: dict[str, Counter[str]] = {}
-    for mention, label in zip(mentions, labels, strict=True):
-        votes.setdefault(mention.text.casefold(), Counter())[label] += 1
-    winners = {}
-    for name, counts in votes.items():
-        (top, n), *rest = [*counts.most_common(2), ("", 0)]
-        if n > rest[0][1]:
-            winners[name] = top
-    return [winners.get(m.text.casefold(), label) for m, label in zip(mentions, labels, strict=True)]
 
 
 def fold_keys(entities: Sequence[Entity]) -> tuple[Entity, ...]:
