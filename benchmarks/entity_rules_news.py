@@ -32,7 +32,7 @@ from transforms.entities import (
     tag_texts,
     text_chunks,
 )
-from transforms.entity_rules import Mention, load_rule_settings, relabel
+from transforms.entity_rules import Mention, apply_rules, load_rule_settings
 from transforms.language import Detector, detection_sample
 from transforms.records import Entity
 
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         mentions: list[Mention] = [
             m for chunk in tag_texts(nlp, text_chunks(text, 100_000), 32) for m in chunk
         ]
-        labels = relabel(mentions, rules)
+        labels = [m.label for m in apply_rules(mentions, rules)]
         for mention, label in zip(mentions, labels, strict=True):
             if label != mention.label:
                 changes[mention.label, label] += 1

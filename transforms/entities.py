@@ -34,7 +34,14 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils import shared
 
 from transforms import metrics
-from transforms.entity_rules import Mention, RuleSettings, fold_keys, load_rule_settings, relabel, trim
+from transforms.entity_rules import (
+    Mention,
+    RuleSettings,
+    apply_rules,
+    fold_keys,
+    load_rule_settings,
+    trim,
+)
 from transforms.records import Article, Entity, Failure
 
 STAGE = "entities"
@@ -169,13 +176,18 @@ def doc_mentions(doc: Any) -> list[Mention]:
     and with the words around it."""
     mentions = []
     for ent in doc.ents:
-        start, end = trim([token.text for token in ent], ent.label_)
+        words = [token.text for token in ent]
+        start, end = trim(words, ent.label_)
         if start >= end:
             continue
+        kept = ent.start + trim(words, ent.label_, numbers=False)[1]
         start, end = ent.start + start, ent.start + end
         before = doc[start - 1].text if start > 0 else ""
         after = doc[end].text if end < len(doc) else ""
-        mentions.append(Mention(doc[start:end].text, ent.label_, before, after, start, end))
+        full_text, full_end = (doc[start:kept].text, kept) if kept > end else ("", 0)
+        mentions.append(
+            Mention(doc[start:end].text, ent.label_, before, after, start, end, full_text, full_end)
+        )
     return mentions
 
 
@@ -187,12 +199,13 @@ def tag_texts(nlp: Pipe, texts: Sequence[str], batch_size: int) -> list[list[Men
 def article_entities(
     mentions: Sequence[Mention], labels: Iterable[str], rules: RuleSettings | None
 ) -> tuple[Entity, ...]:
-    """An article's ``entities`` from all its mentions: relabelled, counted and key-folded by the
-    rules, or counted as tagged when ``rules`` is ``None``."""
+    """An article's ``entities`` from all its mentions: corrected by the rules, counted and
+    key-folded; or, when ``rules`` is ``None``, counted as tagged (numbers kept, only a leading
+    "the" and a trailing possessive cut)."""
     if rules is None:
-        return count_entities(((m.text, m.label) for m in mentions), labels)
-    corrected = relabel(mentions, rules)
-    return fold_keys(count_entities(zip((m.text for m in mentions), corrected, strict=True), labels))
+        return count_entities(((m.full_text or m.text, m.label) for m in mentions), labels)
+    corrected = apply_rules(mentions, rules)
+    return fold_keys(count_entities(((m.text, m.label) for m in corrected), labels))
 
 
 @dataclass(frozen=True)

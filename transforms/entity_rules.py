@@ -10,6 +10,9 @@ model found, so the same rules are measured and shipped.
   person's full name in the article is that person (``Shoigu`` after ``Sergei Shoigu``), a known
   place tagged as a product or a work is a place (``Kursk`` is a region and a city, not the
   submarine), and a place name followed by scores in a results table is a team.
+- ``apply_rules`` is ``relabel`` plus one more reading of the article: an organisation or a
+  facility keeps its trailing number ("Channel 4", "Terminal 5") unless the article is a
+  results table, where that number is a score.
 - ``fold_keys`` gives a person's short mentions the key of the one full name they belong to in
   the article (``Kim`` → ``kim jong un``), so they group together across articles.
 """
@@ -23,8 +26,10 @@ from importlib import resources
 
 from transforms.records import Entity
 
-# Labels of names: such a mention never ends in a number.
+# Labels of names: such a mention does not end in a number, except that an organisation or a
+# facility may ("Channel 4", "Terminal 5"): theirs is cut only in results tables.
 NAME_LABELS = frozenset({"PERSON", "ORG", "GPE", "LOC", "NORP", "FAC"})
+NUMBERED_NAMES = frozenset({"ORG", "FAC"})
 PLACES_FILE = "data/places.tsv"
 
 _NUMBER = re.compile(r"^[+-]?\d[\d.,:/-]*$")  # 69, 4-28, 108-3, 1996-08-22, 2.5
@@ -33,37 +38,42 @@ _POSSESSIVE = frozenset({"'s", "'", "\u2019s", "\u2019", "'S"})
 _INITIAL = re.compile(r"^[A-Z]\.?$")
 
 
-def trim(words: Sequence[str], label: str) -> tuple[int, int]:
+def trim(words: Sequence[str], label: str, numbers: bool = True) -> tuple[int, int]:
     """The part ``words[start:end]`` of a mention that is the name (``start == end``: none).
 
-    A leading "the" and a trailing possessive go for every label; for ``NAME_LABELS`` trailing
-    numbers (and the connector left before them: "Hampshire 232 and") go too.
+    A leading "the" and a trailing possessive go for every label; for ``NAME_LABELS`` (unless
+    ``numbers`` is false) trailing numbers go too, with the connector a number leaves in front of
+    it ("Hampshire and 232").
     """
     start, end = 0, len(words)
     if end - start > 1 and words[start].casefold() == "the":
         start += 1
     while end > start and words[end - 1] in _POSSESSIVE:
         end -= 1
-    if label in NAME_LABELS:
-        trimmed = False
+    if numbers and label in NAME_LABELS:
         while end > start and _NUMBER.match(words[end - 1]):
             end -= 1
-            trimmed = True
-            while trimmed and end > start and words[end - 1].casefold() in _CONNECTOR:
+            while end > start and words[end - 1].casefold() in _CONNECTOR:
                 end -= 1
     return start, end
 
 
 @dataclass(frozen=True)
 class Mention:
-    """One entity mention as the model tagged it (after ``trim``)."""
+    """One entity mention as the model tagged it, after ``trim``.
+
+    ``start``/``end`` are its token offsets in its text; ``full_text``/``full_end`` are the same
+    mention with the trailing numbers ``trim`` cut ("" / 0 when it cut none).
+    """
 
     text: str
     label: str
     before: str = ""  # the word just before the mention ("" at the start of a text)
-    after: str = ""  # the word just after it
-    start: int = 0  # its words in its text: ``start`` to ``end`` (token offsets)
+    after: str = ""  # the word just after it (the first number cut, if any)
+    start: int = 0
     end: int = 0
+    full_text: str = ""
+    full_end: int = 0
 
     @property
     def words(self) -> list[str]:
@@ -130,12 +140,15 @@ def is_scored(mention: Mention) -> bool:
     return bool(_SCORE.match(mention.after)) or mention.after in _VERSUS or mention.before in _VERSUS
 
 
+def scored_names(mentions: Iterable[Mention], settings: RuleSettings) -> set[str]:
+    """Names (casefolded) of places, teams or people followed by a score in the article."""
+    return {m.text.casefold() for m in mentions if m.label in settings.scored_from and is_scored(m)}
+
+
 def relabel(mentions: Sequence[Mention], settings: RuleSettings) -> list[str]:
-    """A label for each of one article's mentions, in order (see the module docstring); mentions
-    with a numeric label (DATE, CARDINAL, …) are left as they are and do not vote."""
+    """A label for each of one article's mentions, in order (see the module docstring)."""
     parts = person_parts(mentions)
-    # Results tables: names of places, teams or people followed by scores.
-    scored = {m.text.casefold() for m in mentions if m.label in settings.scored_from and is_scored(m)}
+    scored = scored_names(mentions, settings)
     results = len(scored) >= settings.min_scored
     labels = []
     for mention in mentions:
@@ -155,6 +168,18 @@ def relabel(mentions: Sequence[Mention], settings: RuleSettings) -> list[str]:
             label = "GPE"
         labels.append(label)
     return labels
+
+
+def apply_rules(mentions: Sequence[Mention], settings: RuleSettings) -> list[Mention]:
+    """One article's mentions with ``relabel``'s labels; an ORG or FAC mention whose trailing
+    numbers ``trim`` cut gets them back unless the article is a results table."""
+    results = len(scored_names(mentions, settings)) >= settings.min_scored
+    out = []
+    for mention, label in zip(mentions, relabel(mentions, settings), strict=True):
+        if mention.full_text and label in NUMBERED_NAMES and not results:
+            mention = replace(mention, text=mention.full_text, end=mention.full_end)
+        out.append(replace(mention, label=label))
+    return out
 
 
 def fold_keys(entities: Sequence[Entity]) -> tuple[Entity, ...]:

@@ -162,7 +162,7 @@ def test_doc_mentions_are_trimmed_with_their_neighbours() -> None:
     doc = Doc(Vocab(), words=words, ents=ents)
     assert doc_mentions(doc) == [
         Mention("Kremlin", "ORG", "The", "said", 1, 2),
-        Mention("Essex", "GPE", "said", "372", 3, 4),
+        Mention("Essex", "GPE", "said", "372", 3, 4, "Essex 372", 5),
         Mention("Reds", "ORG", "the", ".", 7, 8),
     ]
     only_number = Doc(Vocab(), words=["1996-08-22", "x"], ents=["B-GPE", "O"])

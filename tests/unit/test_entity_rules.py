@@ -7,6 +7,7 @@ import pytest
 from transforms.entity_rules import (
     Mention,
     RuleSettings,
+    apply_rules,
     fold_keys,
     is_scored,
     load_rule_settings,
@@ -95,6 +96,23 @@ def test_one_score_is_no_results_table() -> None:
     # "Leeds 3" once, in ordinary news text, is not enough to call Leeds a team.
     mentions = [Mention("Leeds", "GPE", after="3"), Mention("Russia", "GPE")]
     assert relabel(mentions, RULES) == ["GPE", "GPE"]
+
+
+def test_organisations_keep_their_numbers_outside_results_tables() -> None:
+    channel = Mention("Channel", "ORG", after="4", full_text="Channel 4", full_end=2)
+    news = apply_rules([channel, Mention("Leeds", "GPE")], RULES)
+    assert [(m.text, m.label, m.end) for m in news] == [("Channel 4", "ORG", 2), ("Leeds", "GPE", 0)]
+    table = [
+        Mention("Essex", "ORG", after="372", start=0, end=1, full_text="Essex 372", full_end=2),
+        Mention("Kent", "GPE", after="108-3", full_text="Kent 108-3", full_end=2),
+    ]
+    assert [(m.text, m.label, m.end) for m in apply_rules(table, RULES)] == [
+        ("Essex", "ORG", 1),
+        ("Kent", "ORG", 0),
+    ]
+    # A person or a place never gets its number back.
+    player = Mention("Baker", "PERSON", after="6", full_text="Baker 6", full_end=2)
+    assert apply_rules([player], RULES)[0].text == "Baker"
 
 
 @pytest.mark.parametrize(
