@@ -36,21 +36,8 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.transforms.window import TimestampedValue
 
-from transforms import metrics
-from transforms.keyed import (
-    SECOND_US,
-    STORED_CODER,
-    Decidable,
-    DecideOnce,
-    Edge,
-    ProbeCandidateKeys,
-    Stored,
-    ToProbe,
-    article_message,
-    at,
-    micros,
-    shard,
-)
+from transforms import keyed, metrics
+from transforms.keyed import Edge, Stored
 from transforms.records import Article
 from transforms.story_model import (
     StoryModelSettings,
@@ -62,7 +49,7 @@ from transforms.story_model import (
 )
 
 LINK = 1  # the edge kind of this stage
-HOUR_US = 3600 * SECOND_US
+HOUR_US = 3600 * keyed.SECOND_US
 DECIDE, OWN_STORY = "decide", "own_story"
 
 
@@ -85,7 +72,7 @@ class StorySettings:
 
 def stage_key(blocking_key: str, key_bits: int) -> str:
     """The stage key a blocking key is hashed into."""
-    return f"s:{shard(blocking_key.encode(), key_bits):x}" if key_bits else "s:0"
+    return f"s:{keyed.shard(blocking_key.encode(), key_bits):x}" if key_bits else "s:0"
 
 
 @lru_cache(maxsize=1 << 14)  # pure functions of the stored bytes: memos, not state
@@ -174,7 +161,7 @@ def reference_links(
 
 def state_bytes(entries: Sequence[tuple[str, Stored]]) -> int:
     """Bytes of state one article occupies: its entry under each blocking key."""
-    return sum(len(STORED_CODER.encode(tuple(entry))) for _, entry in entries)
+    return sum(len(keyed.STORED_CODER.encode(tuple(entry))) for _, entry in entries)
 
 
 class _SignFn(beam.DoFn):
@@ -191,7 +178,7 @@ class _SignFn(beam.DoFn):
 
     def process(self, article: Article, timestamp: Any = beam.DoFn.TimestampParam) -> Iterator[Any]:
         s = self._settings
-        ts = micros(timestamp)
+        ts = keyed.micros(timestamp)
         vector = story_vector(article, s.model)
         keys = blocking_keys(vector, s.model)
         if not keys:
@@ -205,9 +192,9 @@ class _SignFn(beam.DoFn):
         ]
         self._state_bytes.update(state_bytes(entries))
         self._keys.update(len(keys))
-        yield beam.pvalue.TaggedOutput(DECIDE, article_message(article, ts))
+        yield beam.pvalue.TaggedOutput(DECIDE, keyed.article_message(article, ts))
         for entry in entries:
-            yield TimestampedValue(entry, at(ts))
+            yield TimestampedValue(entry, keyed.at(ts))
 
 
 class AssignStories(beam.PTransform):
@@ -223,14 +210,14 @@ class AssignStories(beam.PTransform):
     def expand(self, articles: beam.PCollection) -> beam.PCollection:
         s = self._settings
         signed = articles | "Sign for stories" >> beam.ParDo(_SignFn(s)).with_output_types(
-            ToProbe, decide=Decidable, own_story=Article
+            keyed.ToProbe, decide=keyed.Decidable, own_story=Article
         ).with_outputs(DECIDE, OWN_STORY, main="entries")
         links = signed.entries | "Probe blocking keys" >> beam.ParDo(
-            ProbeCandidateKeys(StoryComparison(s))
-        ).with_output_types(Decidable)
+            keyed.ProbeCandidateKeys(StoryComparison(s))
+        ).with_output_types(keyed.Decidable)
         decided = (
             (signed[DECIDE], links)
-            | "Merge articles and links" >> beam.Flatten().with_output_types(Decidable)
-            | "Decide stories" >> beam.ParDo(DecideOnce(StoryDecision(s))).with_output_types(Article)
+            | "Merge articles and links" >> beam.Flatten().with_output_types(keyed.Decidable)
+            | "Decide stories" >> beam.ParDo(keyed.DecideOnce(StoryDecision(s))).with_output_types(Article)
         )
         return (decided, signed[OWN_STORY]) | "Merge stories" >> beam.Flatten().with_output_types(Article)
