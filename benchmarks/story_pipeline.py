@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import statistics
 import sys
 import tempfile
 import time
@@ -32,6 +33,8 @@ from pathlib import Path
 from benchmarks import story_data as sd
 from benchmarks import story_eval as se
 from transforms import story_model as sm
+from transforms.keyed import Stored
+from transforms.stories import state_bytes as story_state_bytes
 
 
 def agreement(a: Mapping[str, str], b: Mapping[str, str]) -> dict[str, float]:
@@ -69,6 +72,15 @@ def run(dataset: str, part: str, work: Path, stories: dict[str, object]) -> dict
     pure_story = {p.article.article_id: roots[p.article.article_id] for p in written}
     stage_by_id = {p.article.article_id: stage_story[p.doc.url] for p in written}
     pure = se.metrics(gold, groups, [pure_story[p.article.article_id] for p in written])
+    stored = [  # what the stage keeps per article: its vector under each of its blocking keys
+        story_state_bytes(
+            [
+                ("", Stored(a, round(ts * 1e6), k.encode(), v.to_bytes()))
+                for k in sm.blocking_keys(v, settings)
+            ]
+        )
+        for a, ts, v in vectors
+    ]
     return {
         "dataset": dataset,
         "part": part,
@@ -77,6 +89,7 @@ def run(dataset: str, part: str, work: Path, stories: dict[str, object]) -> dict
         "stage": stage,
         "pure_reference": pure,
         "stage_vs_pure": agreement(stage_by_id, pure_story),
+        "state_bytes_per_article": statistics.fmean(stored) if stored else 0.0,
     }
 
 
@@ -117,6 +130,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"  pipeline (story_id)        {se.fmt(result['stage'])}")  # type: ignore[arg-type]
         print(f"  story_model pure reference {se.fmt(result['pure_reference'])}")  # type: ignore[arg-type]
         print(f"  pipeline vs pure reference: {result['stage_vs_pure']}")
+        print(
+            f"  stage state per article (its entries under its blocking keys): {result['state_bytes_per_article']:.0f} B"
+        )
     print(f"\nfiles in {work}")
     if args.json:
         args.json.write_text(json.dumps(results, indent=2), encoding="utf-8")
