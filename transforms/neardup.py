@@ -224,7 +224,7 @@ EXACT, NEAR, VERIFY, FINGERPRINT = 1, 2, 3, 4  # edge kinds
 EXACT_PREFIX = "x:"
 _COUNT = struct.Struct("<I")
 FINGERPRINT_HOUR_US = 3600 * SECOND_US
-FINGERPRINT_KEY_BITS = 8  # 256 fingerprint keys per hour
+FINGERPRINT_KEY_BITS = 6  # 64 fingerprint keys per hour
 
 
 class BandPayload(NamedTuple):
