@@ -57,8 +57,15 @@ PAGES = {
         HOME.replace("<head>", '<head><meta property="og:type" content="website">'),
         "not_an_article",
     ),
-    "/video/1.html": (
-        ARTICLE.replace("<head>", '<head><meta property="og:type" content="video.other">'),
+    "/shop/index.html": (  # a product grid: prices, forms and cards of links
+        "<html><head><title>Shoes</title>"
+        '<script type="application/ld+json">{"@type": "CollectionPage"}</script></head><body><h1>Shoes</h1>'
+        + "".join(
+            f'<div class="product"><a href="/p/{i}">Trail shoe model {i} in blue</a><span>$89.{i:02d}</span>'
+            f'<form><input name="qty"><button>Add to cart</button></form></div>'
+            for i in range(40)
+        )
+        + "</body></html>",
         "not_an_article",
     ),
     "/empty-article.html": ("<html><body><article><div></div></article></body></html>", "no_text"),
@@ -67,6 +74,15 @@ PAGES = {
     "/binary.html": (b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 200, "unparseable_html"),
     "/nul.html": (b"\x00" * 4096, "unparseable_html"),
 }
+
+
+def test_a_video_page_with_an_article_is_an_article(http_server: ScriptedServer) -> None:
+    """og:type alone does not decide: a video with the story's full text is kept."""
+    page = ARTICLE.replace("<head>", '<head><meta property="og:type" content="video.other">')
+    http_server.routes["/video/vote-goes-ahead.html"] = Reply(
+        200, page.encode(), {"Content-Type": "text/html"}
+    )
+    assert isinstance(fetch_and_extract(http_server, "/video/vote-goes-ahead.html"), Article)
 
 
 @pytest.mark.parametrize("path", list(PAGES))
