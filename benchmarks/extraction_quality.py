@@ -25,7 +25,7 @@ Figures, per set and split (``dev``: where rules and the page-type model were ch
   wall milliseconds, in the same run on the same pages.
 
     .venv/bin/python -m benchmarks.extraction_quality [--sets aeb,wcxb] [--split dev|test|all]
-        [--peers newsbeam,trafilatura] [--baseline REV] [--show-misses] [--json out.json]
+        [--peers newsbeam,trafilatura] [--baseline REV] [--every K] [--show-misses] [--json out.json]
 
 ``--baseline REV`` adds ``newsbeam@REV``: ``transforms/extract.py`` as at that git revision.
 ``--show-misses`` (dev pages only) lists newsbeam's dropped articles, written non-articles,
@@ -353,6 +353,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--baseline", metavar="REV", help="also run transforms/extract.py as at this git revision"
     )
+    parser.add_argument(
+        "--every", type=int, default=1, metavar="K", help="run every K-th page only (timing runs)"
+    )
     parser.add_argument("--show-misses", action="store_true", help="list newsbeam's misses on dev pages")
     parser.add_argument("--json", help="write every figure to this JSON file")
     args = parser.parse_args(argv)
@@ -363,7 +366,7 @@ def main(argv: list[str] | None = None) -> int:
     if not all(present[s] for s in sets):
         print(f"absent under ../shared/data: {[s for s in sets if not present[s]]}", file=sys.stderr)
         return 2
-    items = [i for i in load_items(sets) if args.split in ("all", i.split)]
+    items = [i for i in load_items(sets) if args.split in ("all", i.split)][:: max(1, args.every)]
     names = [n for n in args.peers.split(",") if n]
     peers: dict[str, Callable[[bytes, str], PeerResult]] = dict(available_peers(names))
     for missing, reason in unavailable_reasons().items() if any(n not in IN_PROCESS for n in names) else ():

@@ -147,6 +147,7 @@ def baseline_peer(ref: str) -> Peer:
     spec = importlib.util.spec_from_file_location(f"newsbeam_extract_{ref}", path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
 
     def run(html: bytes | str, url: str) -> PeerResult:

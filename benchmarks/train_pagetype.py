@@ -7,7 +7,8 @@ types; split by registered domain, ``benchmarks.wcxb.split_of``) and extraction-
 articles; ``benchmarks.aeb.split_of``).  Evidence is what the stage computes:
 ``transforms.extract.extract_html(html, url).evidence``.
 
-Model: L2-regularised logistic regression on standardised features (Newton's method, numpy).
+Model: L2-regularised logistic regression on standardised features (all but
+``transforms.pagetype.HAND_SET``, weighed by hand) (Newton's method, numpy).
 The regularisation strength is the one, among ``LAMBDAS``, with the fewest non-articles kept
 at the threshold in a 5-fold cross-validation grouped by domain; the threshold is the
 out-of-fold score below which ``DROP_BUDGET`` of the dev articles fall (the decision favours
@@ -113,7 +114,9 @@ def threshold_for(oof: np.ndarray, y: np.ndarray) -> float:
 
 
 def train(examples: Sequence[Example]) -> dict[str, object]:
-    names = list(examples[0].evidence)
+    from transforms.pagetype import HAND_SET
+
+    names = [name for name in examples[0].evidence if name not in HAND_SET]
     x = np.array([[e.evidence[n] for n in names] for e in examples], dtype=float)
     y = np.array([e.is_article for e in examples], dtype=float)
     folds = np.array([fold_of(e.domain) for e in examples])

@@ -176,6 +176,12 @@ _CARD_MIN = 4  # siblings of one tag and class, each holding a link: a list of c
 _ARTICLE_ISH = ("article", "blog", "post", "news", "entry", "story")
 
 FEED_PRIOR = 2.0  # log-odds added when the entry came from a feed (not learned: no feed data)
+# Set by hand, not learned (dev has one such page): log-odds added when og:type declares a
+# video, a record, a book or a profile.  The page's main content is then a player or a person
+# and its text a caption or a blurb; strong enough that a feed entry so declared is refused
+# unless the rest of the page is an unmistakable article (a transcript, a full story).
+DECLARED_MEDIA_PRIOR = -8.0
+HAND_SET = frozenset(("og_media",))  # evidence weighed by hand, left out of the learned model
 LINK_LIST_SHARE = 0.5  # share of the main text's words on lines that are whole link texts
 
 
@@ -514,12 +520,15 @@ def describe(name: str, value: float) -> str:
 
 
 def decide(evidence: Mapping[str, float], model: Mapping[str, Any], in_feed: bool, top: int = 4) -> Decision:
-    """Article or not: the model's log-odds (plus ``FEED_PRIOR`` for feed entries) against its
-    threshold; ``reasons`` are the ``top`` contributions pushing towards the outcome.  A page
+    """Article or not: the model's log-odds (plus ``FEED_PRIOR`` for feed entries and
+    ``DECLARED_MEDIA_PRIOR`` for declared media pages) against its threshold; ``reasons`` are the ``top`` contributions pushing towards the outcome.  A page
     whose main text is mostly link texts (``LINK_LIST_SHARE``) is a list whatever the score."""
     score, parts = linear_score(evidence, model)
     if in_feed:
         score += FEED_PRIOR
+    if evidence.get("og_media"):
+        score += DECLARED_MEDIA_PRIOR
+        parts.append(("og_media", DECLARED_MEDIA_PRIOR))
     threshold = float(model["threshold"])
     links = evidence.get("text_in_links", 0.0)
     if links >= LINK_LIST_SHARE:
