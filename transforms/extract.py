@@ -172,27 +172,23 @@ def _published_meta(tree: Any) -> str | None:
 
 
 def heuristic_page_date(tree: Any, url: str) -> str | None:
-    """htmldate's guess (original date), only for URLs without a date.
+    """htmldate's guess (original date, no extensive search), only for URLs without a date.
 
     Without structured metadata htmldate scans the page and can pick any date in it (a quoted
     statement's, a sidebar's); a date in the URL path is better evidence, and
-    ``resolve_published`` falls back to it.  Its quick search first; where that finds
-    nothing, its extensive search (dates in the text), except a bare 1 January, which is what
-    it makes of a lone year (a copyright line).
+    ``resolve_published`` falls back to it.  (Its extensive search finds a right date on a
+    few more pages but costs about 65 ms of CPU on each page where it runs: see BENCHMARKS.md.)
     """
     if date_from_url(url) is not None:
         return None
-    for extensive in (False, True):
-        found: str | None = htmldate.find_date(
-            tree,
-            url=None,
-            extensive_search=extensive,
-            original_date=True,
-            outputformat="%Y-%m-%dT%H:%M:%S%z",
-        )
-        if found and not (extensive and found[4:10] == "-01-01"):
-            return found
-    return None
+    found: str | None = htmldate.find_date(
+        tree,
+        url=None,
+        extensive_search=False,
+        original_date=True,
+        outputformat="%Y-%m-%dT%H:%M:%S%z",
+    )
+    return found
 
 
 def _split_tags(values: list[str] | None) -> tuple[str, ...]:
