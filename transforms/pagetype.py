@@ -8,10 +8,11 @@ with the logistic model in ``transforms/pagetype_model.py`` (trained by
 ``benchmarks/train_pagetype.py``; its data and split are recorded there) and returns a
 ``Decision`` whose ``reasons`` name the signals that weighed most, for the failure message.
 
-Invariants: every feature is a finite float computed from the page alone (no network, no
-state); the same page gives the same evidence; no single signal decides alone except a
-model weight large enough to, and a page listed in a news feed needs stronger evidence
-against it to be refused (``FEED_PRIOR``).
+Invariants: every signal is a finite float computed from the page alone (no network, no
+state), and the same page gives the same evidence.  The decision is the learned weights'
+sum plus two priors set by hand (``FEED_PRIOR`` for entries listed in a feed,
+``DECLARED_MEDIA_PRIOR`` for pages whose og:type declares a video, record, book or profile);
+the one rule that decides alone is a main text made mostly of link texts (``LINK_LIST_SHARE``).
 """
 
 from __future__ import annotations
@@ -26,139 +27,40 @@ from urllib.parse import unquote, urlsplit
 
 from lxml import etree
 
-ARTICLE_TYPES = frozenset(
-    t.casefold()
-    for t in [
-        "Article",
-        "NewsArticle",
-        "BlogPosting",
-        "Blog",
-        "Report",
-        "TechArticle",
-        "ScholarlyArticle",
-        "LiveBlogPosting",
-        "OpinionNewsArticle",
-        "AnalysisNewsArticle",
-        "ReportageNewsArticle",
-        "BackgroundNewsArticle",
-        "ReviewNewsArticle",
-        "AskPublicNewsArticle",
-        "SatiricalArticle",
-        "AdvertiserContentArticle",
-        "MedicalScholarlyArticle",
-        "Recipe",
-        "HowTo",
-    ]
-)
-PRODUCT_TYPES = frozenset(
-    t.casefold()
-    for t in [
-        "Product",
-        "ProductGroup",
-        "IndividualProduct",
-        "ProductModel",
-        "Offer",
-        "AggregateOffer",
-        "Car",
-    ]
-)
-LIST_TYPES = frozenset(
-    t.casefold() for t in ["ItemList", "CollectionPage", "SearchResultsPage", "OfferCatalog", "ProfilePage"]
-)
-FORUM_TYPES = frozenset(
-    t.casefold() for t in ["DiscussionForumPosting", "QAPage", "Comment", "SocialMediaPosting"]
-)
-SERVICE_TYPES = frozenset(
-    t.casefold()
-    for t in [
-        "Service",
-        "SoftwareApplication",
-        "WebApplication",
-        "Course",
-        "Event",
-        "JobPosting",
-        "ContactPage",
-    ]
-)
+# fmt: off
+ARTICLE_TYPES = frozenset(t.casefold() for t in (
+    "Article", "NewsArticle", "BlogPosting", "Blog", "Report", "TechArticle", "ScholarlyArticle",
+    "LiveBlogPosting", "OpinionNewsArticle", "AnalysisNewsArticle", "ReportageNewsArticle",
+    "BackgroundNewsArticle", "ReviewNewsArticle", "AskPublicNewsArticle", "SatiricalArticle",
+    "AdvertiserContentArticle", "MedicalScholarlyArticle", "Recipe", "HowTo",
+))
+PRODUCT_TYPES = frozenset(t.casefold() for t in (
+    "Product", "ProductGroup", "IndividualProduct", "ProductModel", "Offer", "AggregateOffer", "Car",
+))
+LIST_TYPES = frozenset(t.casefold() for t in (
+    "ItemList", "CollectionPage", "SearchResultsPage", "OfferCatalog", "ProfilePage",
+))
+FORUM_TYPES = frozenset(t.casefold() for t in (
+    "DiscussionForumPosting", "QAPage", "Comment", "SocialMediaPosting",
+))
+SERVICE_TYPES = frozenset(t.casefold() for t in (
+    "Service", "SoftwareApplication", "WebApplication", "Course", "Event", "JobPosting", "ContactPage",
+))
 # path words that name what a page is (lower-cased path segments split on - _ . and /)
-ARTICLE_PATH_WORDS = frozenset(
-    [
-        "news",
-        "blog",
-        "blogs",
-        "article",
-        "articles",
-        "story",
-        "stories",
-        "post",
-        "posts",
-        "opinion",
-        "opinions",
-        "editorial",
-        "column",
-        "columns",
-        "press",
-        "insights",
-        "magazine",
-        "feature",
-        "features",
-        "analysis",
-        "interview",
-    ]
-)
-OTHER_PATH_WORDS = frozenset(
-    [
-        "product",
-        "products",
-        "shop",
-        "store",
-        "category",
-        "categories",
-        "collection",
-        "collections",
-        "tag",
-        "tags",
-        "topic",
-        "topics",
-        "search",
-        "services",
-        "service",
-        "solutions",
-        "pricing",
-        "docs",
-        "doc",
-        "documentation",
-        "api",
-        "reference",
-        "manual",
-        "forum",
-        "forums",
-        "thread",
-        "threads",
-        "questions",
-        "community",
-        "help",
-        "support",
-        "kb",
-        "wiki",
-        "jobs",
-        "careers",
-        "cart",
-        "catalog",
-        "item",
-        "dp",
-        "listing",
-        "listings",
-        "index",
-        "contact",
-        "about",
-        "author",
-        "authors",
-        "profile",
-        "user",
-        "users",
-    ]
-)
+ARTICLE_PATH_WORDS = frozenset((
+    "news", "blog", "blogs", "article", "articles", "story", "stories", "post", "posts", "opinion",
+    "opinions", "editorial", "column", "columns", "press", "insights", "magazine", "feature",
+    "features", "analysis", "interview",
+))
+OTHER_PATH_WORDS = frozenset((
+    "product", "products", "shop", "store", "category", "categories", "collection", "collections",
+    "tag", "tags", "topic", "topics", "search", "services", "service", "solutions", "pricing", "docs",
+    "doc", "documentation", "api", "reference", "manual", "forum", "forums", "thread", "threads",
+    "questions", "community", "help", "support", "kb", "wiki", "jobs", "careers", "cart", "catalog",
+    "item", "dp", "listing", "listings", "index", "contact", "about", "author", "authors", "profile",
+    "user", "users",
+))
+# fmt: on
 OG_GROUPS = ("article", "website", "product", "media", "none", "other")
 _OG_MEDIA = ("video", "music", "book", "profile")
 _LD_TYPE = re.compile(r'"@type"\s*:\s*(\[[^\]]*\]|"[^"]*")')
