@@ -1,7 +1,9 @@
 """Stage 3, ``ExtractArticles``: main text and metadata from HTML, validated into ``Article``s.
 
-``extract_html`` (trafilatura + htmldate) and ``build_article`` (date resolution, checks,
-ids) are plain functions; backfill lines that already carry text skip only the first.
+``extract_html`` (trafilatura + htmldate, the headline, the page's evidence for the article
+decision) and ``build_article`` (the checks and the decision of ``transforms.pagetype``, date
+resolution, ids) are plain functions; backfill lines that already carry text skip the first
+and the decision.
 """
 
 from __future__ import annotations
