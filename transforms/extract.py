@@ -230,6 +230,16 @@ def is_site_name(segment: str, host: str, names: Collection[str]) -> bool:
     return site in compact or (len(compact) >= 4 and compact in _compact(domain))
 
 
+def only_site_name(text: str, host: str, names: Collection[str]) -> bool:
+    """Whether a whole title is the site's name: a declared name (``names``, folded), or the
+    host's registered domain or its first label, letters and digits compared."""
+    if _fold(text) in names:
+        return True
+    compact = _compact(text)
+    domain = (extract_domain(f"http://{host}") or host).casefold() if host else ""
+    return bool(compact and domain) and compact in (_compact(domain), _compact(domain.split(".")[0]))
+
+
 def strip_site_name(title: str, host: str, names: Collection[str]) -> str:
     """A title without a leading or trailing site-name segment ("… | CBC News", "BBC - …") and
     without what follows its first " | " (a section, the site's name or its slogan), unless the
@@ -283,9 +293,11 @@ def choose_title(
     title (at least ``MIN_TITLE_OVERLAP``) wins, so a widget's h1 before the headline does
     not; without such agreement the first h1 of two or more words that is not the site's name
     is the visible headline (sites often write a different, search-engine title in their
-    metadata).  Titles come HTML-unescaped (pages that escape twice).
+    metadata).  Titles come HTML-unescaped (pages that escape twice), and never as the site's
+    name alone (``only_site_name``): then ``None``, and the stage takes the feed's title.
     """
     cleaned = [strip_site_name(_unescape(ref), host, names) for ref in references if ref and ref.strip()]
+    cleaned = [ref for ref in cleaned if ref and not only_site_name(ref, host, names)]
     plausible = [
         h for h in (" ".join(_unescape(h).split()) for h in headings) if _plausible_heading(h, host, names)
     ]
@@ -301,10 +313,13 @@ def choose_title(
         not cleaned or max(title_overlap(first, ref) for ref in cleaned) >= VISIBLE_TITLE_OVERLAP
     ):
         return first
-    found = next((ref for ref in cleaned if ref), None)
-    if found is None and fallback and fallback.strip():
-        return strip_site_name(_unescape(fallback), host, names)
-    return found
+    if cleaned:
+        return cleaned[0]
+    if fallback and fallback.strip():
+        title = strip_site_name(_unescape(fallback), host, names)
+        if title and not only_site_name(title, host, names):
+            return title
+    return None
 
 
 def _unescape(text: str) -> str:

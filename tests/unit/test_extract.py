@@ -258,7 +258,17 @@ def test_choose_title_unescapes_entities_and_never_gives_the_site_name_alone() -
     assert choose_title([], ["Mountaineering&#39;s history | Alpine Club"], "x.example", set()) == (
         "Mountaineering's history"
     )
-    assert choose_title(["Integralist"], ["Integralist"], "www.integralist.co.uk", set()) == "Integralist"
+    # the site's name alone is no title: None, and the stage falls back to the feed's title
+    assert choose_title(["Integralist"], ["Integralist"], "www.integralist.co.uk", set()) is None
+    assert choose_title([], ["Home"], "x.example", {"home"}, fallback="X.example") is None
+    article, _ = build_article(
+        entry(title="Go concurrency patterns"),
+        Extracted(title=None, text=PARAGRAPH * 5),
+        entry().link,
+        NOW,
+        ExtractSettings(),
+    )
+    assert article.title == "Go concurrency patterns"
     assert choose_title(["Integralist", "Go concurrency patterns"], [], "www.integralist.co.uk", set()) == (
         "Go concurrency patterns"
     )
