@@ -132,9 +132,28 @@ def prf(matches: Sequence[TpFpFn]) -> Prf:
 # -- title and date gold -----------------------------------------------------------------------
 
 
+_QUOTES = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201b": "'",
+        "\u2032": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u201f": '"',
+        "\u2033": '"',
+        "\u00ab": '"',
+        "\u00bb": '"',
+    }
+)
+
+
 def fold_title(title: str | None) -> str:
-    """Whitespace- and case-folded title, for exact match (nothing else is folded)."""
-    return " ".join((title or "").casefold().split())
+    """Case-, whitespace- and quote-folded title (typographic quotes and guillemets become ASCII
+    quotes), for exact match; nothing else is folded."""
+    return " ".join((title or "").translate(_QUOTES).casefold().split())
 
 
 def load_gold(path: Path) -> dict[str, dict[str, str]]:

@@ -9,9 +9,13 @@ Every peer takes ``(html: bytes | str, url: str)`` and returns a ``PeerResult``;
 the time of the extraction call alone, measured where the extractor ran, so peers run in a
 subprocess are timed without the pipe.  Peers raise ``PeerError`` when the extractor fails.
 
-In-process (the project's ``.venv``): ``newsbeam`` (``transforms.extract.extract_html``, the
-stage's defaults), ``newsbeam-fast`` (``precision_pass=False``: one trafilatura pass), ``trafilatura`` (2.3.1 defaults: comments appended, like ``trafilatura.extract``) and
-``trafilatura-nocomments`` (``include_comments=False``).
+In-process (the project's ``.venv``): ``newsbeam`` (what the stage does with a page that came
+without feed context, e.g. an ``--input-jsonl`` line with ``html``: ``extract_html`` with the
+stage's defaults, then ``build_article``, whose refusal makes the page not ``written``; the
+date is the article's ``published_at``), ``newsbeam-fast`` (``precision_pass=False``: one
+trafilatura pass), ``trafilatura`` (2.3.1 defaults: comments appended, like
+``trafilatura.extract``) and ``trafilatura-nocomments`` (``include_comments=False``).
+``baseline_peer(ref)`` is ``newsbeam`` as ``transforms/extract.py`` was at a git revision.
 
 In a worker process (``benchmarks/peers_worker.py`` run by ``.venv-peers/bin/python``, made by
 ``make bench-install``; override with ``NEWSBEAM_PEERS_PYTHON``): ``readability-lxml``,
@@ -48,6 +52,9 @@ class PeerResult:
     title: str | None = None
     published: datetime | None = None  # aware, UTC; a bare date is taken as midnight UTC
     seconds: float = 0.0
+    written: bool = True  # False: the extractor refused the page (newsbeam's article decision)
+    refusal: str | None = None  # "error_type: message" of the refusal
+    cpu_seconds: float | None = None  # process CPU time of the call, where measured
 
 
 class PeerError(Exception):
@@ -86,40 +93,84 @@ def to_utc(value: Any) -> datetime | None:
 # -- in-process peers --------------------------------------------------------------------------
 
 
+BACKFILL_NOW = datetime(2026, 6, 1, tzinfo=UTC)  # the run's clock: after every page, for plausibility
+
+
 def newsbeam(html: bytes | str, url: str) -> PeerResult:
-    """``ExtractArticles``' extraction with its default settings."""
-    return _newsbeam(html, url, precision_pass=True)
+    """``ExtractArticles``' extraction and decision with its default settings."""
+    from transforms import extract
+
+    return run_stage(extract, html, url, precision_pass=True)
 
 
 def newsbeam_fast(html: bytes | str, url: str) -> PeerResult:
     """The same without the second (``favor_precision``) trafilatura pass."""
-    return _newsbeam(html, url, precision_pass=False)
+    from transforms import extract
+
+    return run_stage(extract, html, url, precision_pass=False)
 
 
-def _newsbeam(html: bytes | str, url: str, precision_pass: bool) -> PeerResult:
-    from transforms.extract import extract_html
+def run_stage(module: Any, html: bytes | str, url: str, precision_pass: bool = True) -> PeerResult:
+    """``module.extract_html`` then ``module.build_article`` on an entry without feed context
+    (``module`` is ``transforms.extract`` or an older revision of it); both timed."""
+    from transforms.records import FeedEntry
 
-    started = time.perf_counter()
-    extracted = extract_html(html, url, precision_pass=precision_pass)
-    seconds = time.perf_counter() - started
-    return PeerResult(extracted.text or "", extracted.title, extracted.published_at, seconds)
+    entry = FeedEntry(link=url, url=url, feed_url=None, publisher=None, first_seen_at=BACKFILL_NOW)
+    settings = module.ExtractSettings(precision_pass=precision_pass)
+    started, cpu = time.perf_counter(), time.process_time()
+    extracted = module.extract_html(html, url, precision_pass=precision_pass)
+    try:
+        article, _rejected = module.build_article(entry, extracted, url, BACKFILL_NOW, settings)
+    except module.ArticleRejected as err:
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        refusal = f"{err.error_type}: {err}"
+        return PeerResult(extracted.text or "", extracted.title, None, seconds, False, refusal, cpu)
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return PeerResult(article.text, article.title, article.published_at, seconds, True, None, cpu)
+
+
+def baseline_peer(ref: str) -> Peer:
+    """``newsbeam`` with ``transforms/extract.py`` as it was at git revision ``ref`` (the rest of
+    the package as it is now), for before/after comparisons in one run."""
+    import importlib.util
+    import tempfile
+
+    source = subprocess.run(
+        ["git", "-C", str(ROOT), "show", f"{ref}:transforms/extract.py"],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout
+    folder = Path(tempfile.mkdtemp(prefix="newsbeam-baseline-"))
+    path = folder / "extract_baseline.py"
+    path.write_text(source, encoding="utf-8")
+    spec = importlib.util.spec_from_file_location(f"newsbeam_extract_{ref}", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+
+    def run(html: bytes | str, url: str) -> PeerResult:
+        return run_stage(module, html, url)
+
+    return run
 
 
 def _trafilatura(html: bytes | str, url: str, include_comments: bool) -> PeerResult:
     import trafilatura
     from trafilatura.settings import Document
 
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     document = trafilatura.bare_extraction(
         html, url=url, with_metadata=True, include_comments=include_comments
     )
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     if not isinstance(document, Document):
-        return PeerResult("", None, None, seconds)
+        return PeerResult("", None, None, seconds, cpu_seconds=cpu)
     text = document.text or ""
     if include_comments and document.comments:  # what trafilatura.extract() returns
         text = f"{text}\n{document.comments}"
-    return PeerResult(text, document.title or None, to_utc(document.date), seconds)
+    return PeerResult(text, document.title or None, to_utc(document.date), seconds, cpu_seconds=cpu)
 
 
 def trafilatura_default(html: bytes | str, url: str) -> PeerResult:

@@ -1,7 +1,9 @@
 """Stage 3, ``ExtractArticles``: main text and metadata from HTML, validated into ``Article``s.
 
-``extract_html`` (trafilatura + htmldate) and ``build_article`` (date resolution, checks,
-ids) are plain functions; backfill lines that already carry text skip only the first.
+``extract_html`` (trafilatura + htmldate, the headline, the page's evidence for the article
+decision) and ``build_article`` (the checks and the decision of ``transforms.pagetype``, date
+resolution, ids) are plain functions; backfill lines that already carry text skip the first
+and the decision.
 """
 
 from __future__ import annotations
@@ -24,7 +26,8 @@ from courlan import extract_domain
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
-from transforms import metrics
+from transforms import metrics, pagetype
+from transforms.pagetype_model import MODEL
 from transforms.records import (
     Article,
     Extracted,
@@ -40,7 +43,6 @@ FAILURES = "failures"
 STAGE = "extract"
 EARLIEST_PLAUSIBLE = datetime(1995, 1, 1, tzinfo=UTC)
 FUTURE_TOLERANCE = timedelta(hours=26)  # time zones and clock skew
-NOT_ARTICLE_TYPES = ("website", "video", "profile", "music", "book")
 _TITLE_SUFFIX = re.compile(
     r"^(?P<head>.*\S)\s+(?:[|\-\u2013\u2014:\u00b7\u2022\u00bb/]+|::)\s+(?P<tail>[^|\u2013\u2014\u00b7\u2022\u00bb]{1,80})$"
 )
@@ -51,6 +53,7 @@ _BARE_LINE = re.compile(
     r"\s*(?:https?://\S+|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)\s*"
 )
 MIN_TITLE_OVERLAP = 0.5  # share of the longer title's words that an h1 must share with the metadata title
+VISIBLE_TITLE_OVERLAP = 0.2  # the same for the first h1 when no h1 reaches MIN_TITLE_OVERLAP
 PRECISION_KEEP = 0.5  # keep trafilatura's favor_precision text if it is at least this share of the default
 _URL_DATE = re.compile(r"/((?:19|20)\d{2})[/-](0[1-9]|1[0-2])[/-](0[1-9]|[12]\d|3[01])(?:/|[-_]|$)")
 _URL_MONTH_DATE = re.compile(r"/((?:19|20)\d{2})/([A-Za-z]{3})/(0?[1-9]|[12]\d|3[01])/")
@@ -175,7 +178,8 @@ def heuristic_page_date(tree: Any, url: str) -> str | None:
 
     Without structured metadata htmldate scans the page and can pick any date in it (a quoted
     statement's, a sidebar's); a date in the URL path is better evidence, and
-    ``resolve_published`` falls back to it.
+    ``resolve_published`` falls back to it.  (Its extensive search finds a right date on a
+    few more pages but costs about 65 ms of CPU on each page where it runs: see BENCHMARKS.md.)
     """
     if date_from_url(url) is not None:
         return None
@@ -226,9 +230,28 @@ def is_site_name(segment: str, host: str, names: Collection[str]) -> bool:
     return site in compact or (len(compact) >= 4 and compact in _compact(domain))
 
 
+def only_site_name(text: str, host: str, names: Collection[str]) -> bool:
+    """Whether a whole title is the site's name: a declared name (``names``, folded), or the
+    host's registered domain or its first label, letters and digits compared."""
+    if _fold(text) in names:
+        return True
+    compact = _compact(text)
+    domain = (extract_domain(f"http://{host}") or host).casefold() if host else ""
+    return bool(compact and domain) and compact in (_compact(domain), _compact(domain.split(".")[0]))
+
+
 def strip_site_name(title: str, host: str, names: Collection[str]) -> str:
-    """A title without a leading or trailing site-name segment ("… | CBC News", "BBC - …")."""
-    title = " ".join(title.split())
+    """A title without a leading or trailing site-name segment ("… | CBC News", "BBC - …") and
+    without what follows its first " | " (a section, the site's name or its slogan), unless the
+    part before it is a short (under three words) one that the rest outweighs."""
+    title = _strip_named(" ".join(title.split()), host, names)
+    head, pipe, rest = title.partition(" | ")
+    if pipe and (len(head.split()) >= 3 or len(head) >= len(rest)):
+        title = _strip_named(head, host, names)
+    return title
+
+
+def _strip_named(title: str, host: str, names: Collection[str]) -> str:
     for _ in range(3):  # "Headline | Section | Site" loses only the site; a non-site segment stops
         match = _TITLE_SUFFIX.match(title)
         if match and is_site_name(match.group("tail"), host, names):
@@ -250,6 +273,10 @@ def title_overlap(first: str, second: str) -> float:
     return len(one & two) / max(len(one), len(two))
 
 
+def _plausible_heading(heading: str, host: str, names: Collection[str]) -> bool:
+    return 0 < len(heading) <= 300 and len(heading.split()) >= 2 and not is_site_name(heading, host, names)
+
+
 def choose_title(
     headings: Sequence[str],
     references: Sequence[str],
@@ -257,30 +284,46 @@ def choose_title(
     names: Collection[str],
     fallback: str | None = None,
 ) -> str | None:
-    """The article's headline: the ``<h1>`` that agrees with the metadata titles, else the first
+    """The article's headline: the visible one (an ``<h1>``) where there is one, else the first
     metadata title without its site name, else ``fallback`` (the extractor's own title).
 
-    ``headings`` are the page's h1 texts in document order, ``references`` its metadata titles
-    in order of trust (og:title, JSON-LD headline, twitter:title, <title>).  An h1 is taken
-    when it shares at least ``MIN_TITLE_OVERLAP`` of its words with one of them, so a visible
-    headline that differs from og:title in a few words wins, while a site-name h1, a widget's
-    h1 or an unrelated one does not.
+    ``headings`` are the page's h1 texts in document order (outside navigation, footers,
+    asides and forms), ``references`` its metadata titles in order of trust (og:title, JSON-LD
+    headline, twitter:title, <title>).  The h1 that shares the most words with a metadata
+    title (at least ``MIN_TITLE_OVERLAP``) wins, so a widget's h1 before the headline does
+    not; without such agreement the first h1 of two or more words that is not the site's name
+    is the visible headline (sites often write a different, search-engine title in their
+    metadata).  Titles come HTML-unescaped (pages that escape twice), and never as the site's
+    name alone (``only_site_name``): then ``None``, and the stage takes the feed's title.
     """
-    cleaned = [strip_site_name(ref, host, names) for ref in references if ref and ref.strip()]
+    cleaned = [strip_site_name(_unescape(ref), host, names) for ref in references if ref and ref.strip()]
+    cleaned = [ref for ref in cleaned if ref and not only_site_name(ref, host, names)]
+    plausible = [
+        h for h in (" ".join(_unescape(h).split()) for h in headings) if _plausible_heading(h, host, names)
+    ]
     best, best_score = None, 0.0
-    for heading in headings:
-        heading = " ".join(heading.split())
-        if not heading or len(heading) > 300 or is_site_name(heading, host, names):
-            continue
+    for heading in plausible:
         score = max((title_overlap(heading, ref) for ref in cleaned), default=0.0)
         if score > best_score:
             best, best_score = heading, score
     if best is not None and best_score >= MIN_TITLE_OVERLAP:
         return best
-    found = next((ref for ref in cleaned if ref), None)
-    if found is None and fallback and fallback.strip():
-        return strip_site_name(fallback, host, names)
-    return found
+    first = plausible[0] if plausible else None
+    if first is not None and (
+        not cleaned or max(title_overlap(first, ref) for ref in cleaned) >= VISIBLE_TITLE_OVERLAP
+    ):
+        return first
+    if cleaned:
+        return cleaned[0]
+    if fallback and fallback.strip():
+        title = strip_site_name(_unescape(fallback), host, names)
+        if title and not only_site_name(title, host, names):
+            return title
+    return None
+
+
+def _unescape(text: str) -> str:
+    return html_lib.unescape(text) if "&" in text else text
 
 
 def clean_text(text: str, titles: Collection[str]) -> str:
@@ -327,7 +370,10 @@ def page_title(tree: Any, url: str, extractor_title: str | None) -> str | None:
         *_texts(tree, '//meta[@name="twitter:title" or @property="twitter:title"]/@content')[:1],
         *_texts(tree, "//head/title")[:1],
     ]
-    return choose_title(_texts(tree, "//h1")[:10], references, host, names, extractor_title)
+    headings = _texts(
+        tree, "//h1[not(ancestor::nav or ancestor::footer or ancestor::aside or ancestor::form)]"
+    )
+    return choose_title(headings[:10], references, host, names, extractor_title)
 
 
 def _bare_text(document: Any) -> str:
@@ -359,7 +405,8 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         raise ArticleRejected("unparseable_html", "the document could not be parsed as HTML")
     page_type = _meta(tree, "og:type")
     language = language_code(tree.get("lang")) or language_code(_meta(tree, "og:locale", "language"))
-    page_date = _published_meta(tree) or heuristic_page_date(tree, url)
+    meta_date = _published_meta(tree)
+    page_date = meta_date or heuristic_page_date(tree, url)
     document = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -377,18 +424,21 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         _, text, _ = trafilatura.baseline(tree)
     if not isinstance(document, Document):
         title = page_title(tree, url, None)
+        text = clean_text(text, [title] if title else [])
         return Extracted(
             title=title,
-            text=clean_text(text, [title] if title else []) or None,
+            text=text or None,
             page_type=page_type,
             language=language,
             published_at=parse_datetime(page_date),
+            evidence=tuple(pagetype.page_evidence(tree, url, text, meta_date is not None).items()),
         )
     title = page_title(tree, url, document.title or None)
     authors = tuple(a.strip() for a in (document.author or "").split(";") if a.strip())
+    text = clean_text(text, [t for t in (title, document.title, *_texts(tree, "//h1")[:3]) if t])
     return Extracted(
         title=title,
-        text=clean_text(text, [t for t in (title, document.title, *_texts(tree, "//h1")[:3]) if t]) or None,
+        text=text or None,
         description=document.description or None,
         authors=authors,
         tags=_split_tags((document.tags or []) + (document.categories or [])),
@@ -396,6 +446,7 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         canonical_url=document.url or None,
         published_at=parse_datetime(page_date),
         page_type=page_type,
+        evidence=tuple(pagetype.page_evidence(tree, url, text, meta_date is not None).items()),
     )
 
 
@@ -412,30 +463,58 @@ def word_count(text: str) -> int:
     return len(_WORD.findall(text))
 
 
+def _is_site_root(url: str | None) -> bool:
+    parts = urlsplit(url or "")
+    return bool(parts.hostname) and parts.path in ("", "/") and not parts.query
+
+
+def decide_article(entry: FeedEntry, extracted: Extracted) -> pagetype.Decision | None:
+    """The article decision for a page read from HTML (``None`` when no page was read).
+
+    Raises ``ArticleRejected`` (``not_an_article``) when the page-type model scores the page
+    below its threshold (a feed entry gets ``pagetype.FEED_PRIOR``); the message names the
+    signals that weighed most.
+    """
+    if not extracted.evidence:
+        return None
+    decision = pagetype.decide(dict(extracted.evidence), MODEL, in_feed=entry.feed_url is not None)
+    if not decision.is_article:
+        raise ArticleRejected("not_an_article", decision.message())
+    return decision
+
+
 def build_article(
-    entry: FeedEntry, extracted: Extracted, page_url: str, now: datetime, settings: ExtractSettings
+    entry: FeedEntry,
+    extracted: Extracted,
+    page_url: str,
+    now: datetime,
+    settings: ExtractSettings,
+    given_text: bool = False,
 ) -> tuple[Article, list[str]]:
     """Validate what was extracted and merge it with the feed's metadata.
 
-    Raises ``ArticleRejected`` for pages that are not articles or have too little text.
-    Returns the article and the names of rejected (implausible) date candidates.
+    Raises ``ArticleRejected`` for an entry whose link led to a site's home page (where removed
+    articles are often redirected), for too little text, and for pages that are not articles
+    (``decide_article``).  ``given_text``: the text came with the entry (a backfill line's
+    ``text``), so its sender has already decided it is an article: no page-type decision and
+    no ``min_words`` floor, only a non-empty text.  Returns the article and the names of
+    rejected (implausible) date candidates.
     """
-    if extracted.page_type and extracted.page_type.split(".", 1)[0].lower() in NOT_ARTICLE_TYPES:
-        raise ArticleRejected("not_an_article", f"og:type is {extracted.page_type!r}")
-    for where in (page_url, extracted.canonical_url):
-        # a home page (often where a removed article now redirects) is a list of links
-        parts = urlsplit(where or "")
-        if parts.hostname and parts.path in ("", "/") and not parts.query:
-            raise ArticleRejected("not_an_article", f"{where} is a site's home page")
+    if _is_site_root(page_url) and not _is_site_root(entry.link):
+        raise ArticleRejected("not_an_article", f"{entry.link} redirected to the site's home page {page_url}")
     text = (extracted.text or "").strip()
     if not text:
         raise ArticleRejected("no_text", "no main text could be extracted")
     words = word_count(text)
-    if words < settings.min_words:
-        raise ArticleRejected("too_short", f"{words} words < {settings.min_words}")
-    # rel=canonical / og:url, else where redirects ended, else the feed's link
+    if not given_text:
+        if words < settings.min_words:
+            raise ArticleRejected("too_short", f"{words} words < {settings.min_words}")
+        decide_article(entry, extracted)
+    # rel=canonical / og:url (unless it names a site's home page: a template's default), else
+    # where redirects ended, else the feed's link
     canonical = entry.url
-    for candidate in (extracted.canonical_url, page_url):
+    declared = None if _is_site_root(extracted.canonical_url) else extracted.canonical_url
+    for candidate in (declared, page_url):
         if candidate:
             try:
                 canonical = normalize_url(candidate)
@@ -481,6 +560,7 @@ class _ExtractFn(beam.DoFn):
         now = datetime.now(UTC)
         entry = element.entry
         try:
+            given_text = isinstance(element, PreExtracted)
             if isinstance(element, PreExtracted):
                 extracted, page_url = element.extracted, entry.link
             else:
@@ -490,7 +570,7 @@ class _ExtractFn(beam.DoFn):
                     element.body, element.final_url, precision_pass=self._settings.precision_pass
                 )
                 page_url = element.final_url
-            article, rejected = build_article(entry, extracted, page_url, now, self._settings)
+            article, rejected = build_article(entry, extracted, page_url, now, self._settings, given_text)
         except ArticleRejected as err:
             self._failed.inc()
             failure = Failure(STAGE, entry.url, entry.feed_url, err.error_type, str(err), now)

@@ -66,6 +66,8 @@ class Extracted:
     canonical_url: str | None = None
     published_at: datetime | None = None
     page_type: str | None = None
+    # named signals for the article decision (``transforms.pagetype``); empty when no page was read
+    evidence: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)

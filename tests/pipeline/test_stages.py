@@ -51,17 +51,19 @@ def test_drop_seen_urls_keeps_the_first_per_key() -> None:
 
 def test_extract_articles_splits_articles_and_failures() -> None:
     good = PreExtracted(entry("https://ex.org/a"), Extracted(title="A", text=TEXT))
-    short = PreExtracted(entry("https://ex.org/b"), Extracted(title="B", text="Too short."))
+    # a text given with the entry is an article however short; an empty one is a failure
+    brief = PreExtracted(entry("https://ex.org/b"), Extracted(title="B", text="Too short."))
+    empty = PreExtracted(entry("https://ex.org/c"), Extracted(title="C", text=" "))
     with pipeline() as p:
-        out = p | beam.Create([good, short]) | ExtractArticles(ExtractSettings(min_words=20))
+        out = p | beam.Create([good, brief, empty]) | ExtractArticles(ExtractSettings(min_words=20))
         assert_that(
             out.articles | beam.Map(lambda a: (a.url, a.title)),
-            equal_to([("https://ex.org/a", "A")]),
+            equal_to([("https://ex.org/a", "A"), ("https://ex.org/b", "B")]),
             label="articles",
         )
         assert_that(
             out.failures | beam.Map(lambda f: (f.stage, f.url, f.error_type)),
-            equal_to([("extract", "https://ex.org/b", "too_short")]),
+            equal_to([("extract", "https://ex.org/c", "no_text")]),
             label="failures",
         )
 

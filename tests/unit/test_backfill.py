@@ -58,3 +58,27 @@ def test_first_seen_at_can_be_given() -> None:
 def test_invalid_lines_say_why(line: str, message: str) -> None:
     with pytest.raises(InvalidLine, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_line(line, NOW)
+
+
+def test_a_brief_given_as_text_is_an_article_and_short_html_is_not() -> None:
+    """A user who hands over a text has decided it is an article: no min_words floor for it."""
+    import apache_beam as beam
+
+    from transforms.extract import ExtractSettings, _ExtractFn
+    from transforms.records import Article, Failure
+
+    brief = "Flooding closed the coast road on Monday. It reopened in the evening."
+    extract = _ExtractFn(ExtractSettings(min_words=50))
+    extract.setup()
+    given = parse_line(
+        json.dumps({"url": "https://ex.org/brief", "title": "Road closed", "text": brief}), NOW
+    )
+    [article] = list(extract.process(given))
+    assert isinstance(article, Article)
+    assert (article.title, article.text, article.word_count) == ("Road closed", brief, 12)
+    page = parse_line(
+        json.dumps({"url": "https://ex.org/brief", "html": f"<html><body><p>{brief}</p></body></html>"}), NOW
+    )
+    [refused] = list(extract.process(page))
+    assert isinstance(refused, beam.pvalue.TaggedOutput)
+    assert isinstance(refused.value, Failure) and refused.value.error_type == "too_short"

@@ -162,8 +162,6 @@ def test_build_article_uses_feed_fields_for_gaps() -> None:
 @pytest.mark.parametrize(
     ("extracted", "error_type"),
     [
-        (Extracted(text=PARAGRAPH * 5, page_type="website"), "not_an_article"),
-        (Extracted(text=PARAGRAPH * 5, page_type="video.other"), "not_an_article"),
         (Extracted(text=""), "no_text"),
         (Extracted(text=None), "no_text"),
         (Extracted(text="Just a caption."), "too_short"),
@@ -173,6 +171,24 @@ def test_build_article_rejects_non_articles(extracted: Extracted, error_type: st
     with pytest.raises(ArticleRejected) as raised:
         build_article(entry(), extracted, entry().link, NOW, ExtractSettings())
     assert raised.value.error_type == error_type
+
+
+def test_given_short_text_is_an_article_but_a_short_page_is_not() -> None:
+    brief = Extracted(title="Brief", text="The bridge reopened on Monday after repairs.")
+    article, _ = build_article(entry(), brief, entry().link, NOW, ExtractSettings(), given_text=True)
+    assert (article.text, article.word_count) == (brief.text, 7)
+    with pytest.raises(ArticleRejected) as raised:
+        build_article(entry(), brief, entry().link, NOW, ExtractSettings())
+    assert raised.value.error_type == "too_short"
+    with pytest.raises(ArticleRejected) as raised:
+        build_article(entry(), Extracted(text="  "), entry().link, NOW, ExtractSettings(), given_text=True)
+    assert raised.value.error_type == "no_text"
+
+
+def test_a_canonical_url_naming_the_site_root_is_not_the_article_url() -> None:
+    extracted = Extracted(text=PARAGRAPH * 5, canonical_url="https://cdn.example/")
+    article, _ = build_article(entry(), extracted, entry().link, NOW, ExtractSettings())
+    assert article.canonical_url == "https://ledger.example/world/2025/06/17/geneva-talks.html"
 
 
 def test_content_hash_ignores_case_and_whitespace() -> None:
@@ -204,7 +220,10 @@ def test_is_site_name(segment: str, host: str, names: set[str], expected: bool) 
         ("Snow closes roads | CBC News", "Snow closes roads"),
         ("Snow closes roads - The Ledger", "Snow closes roads"),
         ("CBC News - Snow closes roads", "Snow closes roads"),
-        ("Snow closes roads | World | CBC News", "Snow closes roads | World"),
+        ("Snow closes roads | World | CBC News", "Snow closes roads"),
+        ("Climate Change | ERS", "Climate Change"),
+        ("Snow closes roads | Python, SQL &amp; AI", "Snow closes roads"),
+        ("Opinion | Snow closes roads across the north", "Opinion | Snow closes roads across the north"),
         ("Snow: what to expect", "Snow: what to expect"),
         ("Snow closes roads", "Snow closes roads"),
     ],
@@ -223,6 +242,36 @@ def test_choose_title_prefers_an_h1_that_agrees_with_the_metadata() -> None:
     references = ["Snow closes roads in the north | CBC News", "Snow closes roads - CBC News"]
     h1s = ["CBC News", "Snow closes roads across the north", "Sign up for our newsletter"]
     assert choose_title(h1s, references, "www.cbc.ca", set()) == "Snow closes roads across the north"
+
+
+def test_choose_title_takes_the_visible_headline_over_a_different_metadata_title() -> None:
+    # sites write a search-engine title in their metadata; the h1 is what readers see
+    references = ["Best Apps to Learn a Language in 2025 \u2013 Top 10 Picks"]
+    h1s = ["Top 10: Best Language Learning App (tested by experts)"]
+    assert choose_title(h1s, references, "x.example", set()) == h1s[0]
+    assert choose_title(["Our BLOG"], ["Actuary's Industry Choice"], "x.example", set()) == (
+        "Actuary's Industry Choice"
+    )
+
+
+def test_choose_title_unescapes_entities_and_never_gives_the_site_name_alone() -> None:
+    assert choose_title([], ["Mountaineering&#39;s history | Alpine Club"], "x.example", set()) == (
+        "Mountaineering's history"
+    )
+    # the site's name alone is no title: None, and the stage falls back to the feed's title
+    assert choose_title(["Integralist"], ["Integralist"], "www.integralist.co.uk", set()) is None
+    assert choose_title([], ["Home"], "x.example", {"home"}, fallback="X.example") is None
+    article, _ = build_article(
+        entry(title="Go concurrency patterns"),
+        Extracted(title=None, text=PARAGRAPH * 5),
+        entry().link,
+        NOW,
+        ExtractSettings(),
+    )
+    assert article.title == "Go concurrency patterns"
+    assert choose_title(["Integralist", "Go concurrency patterns"], [], "www.integralist.co.uk", set()) == (
+        "Go concurrency patterns"
+    )
 
 
 def test_choose_title_falls_back_to_the_metadata_title_without_site_name() -> None:

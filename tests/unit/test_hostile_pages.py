@@ -57,8 +57,19 @@ PAGES = {
         HOME.replace("<head>", '<head><meta property="og:type" content="website">'),
         "not_an_article",
     ),
-    "/video/1.html": (
+    "/video/1.html": (  # declared a video: its text is a blurb
         ARTICLE.replace("<head>", '<head><meta property="og:type" content="video.other">'),
+        "not_an_article",
+    ),
+    "/shop/index.html": (  # a product grid: prices, forms and cards of links
+        "<html><head><title>Shoes</title>"
+        '<script type="application/ld+json">{"@type": "CollectionPage"}</script></head><body><h1>Shoes</h1>'
+        + "".join(
+            f'<div class="product"><a href="/p/{i}">Trail shoe model {i} in blue</a><span>$89.{i:02d}</span>'
+            f'<form><input name="qty"><button>Add to cart</button></form></div>'
+            for i in range(40)
+        )
+        + "</body></html>",
         "not_an_article",
     ),
     "/empty-article.html": ("<html><body><article><div></div></article></body></html>", "no_text"),
