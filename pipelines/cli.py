@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from transforms.records import FeedEntry
@@ -86,6 +86,29 @@ def with_job_server_timeout(beam_args: list[str]) -> list[str]:
     if not runners or runners[-1] != "PrismRunner" or given:
         return beam_args
     return [*beam_args, f"--job_server_timeout={PRISM_JOB_SERVER_TIMEOUT_S}"]
+
+
+def eager_fnapi_metrics() -> None:
+    """Make the FnApiRunner fold each stage's metrics eagerly.
+
+    Beam 2.75's FnApiRunner folds a bundle's metrics into those of the stage's earlier bundles
+    lazily (``consolidate(chain(new, earlier))``, ``fn_runner.py``): one generator nested per
+    bundle, so a streaming run with many rounds of bundles (``--duration``: every tick and every
+    round of timers) ends in ``RecursionError`` when its metrics are read.  Folding into a list
+    each time gives the same metrics with no nesting.  Nothing is changed if Beam's internals
+    differ from what this expects.
+    """
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    lazy = getattr(fn_runner, "consolidate_monitoring_infos", None)
+    if lazy is None or getattr(lazy, "eager", False):
+        return
+
+    def eager(metrics: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        return list(lazy(metrics, *args, **kwargs))
+
+    eager.eager = True  # type: ignore[attr-defined]
+    fn_runner.consolidate_monitoring_infos = eager
 
 
 DESCRIPTION = """\
@@ -437,6 +460,8 @@ def _run(
         else:
             beam_args = [f"--runner={DEFAULT_RUNNER}", *beam_args]
     options = PipelineOptions(with_job_server_timeout(beam_args), save_main_session=False)
+    if f"--runner={DEFAULT_RUNNER}" in beam_args:
+        eager_fnapi_metrics()
     started = time.monotonic()
     pipeline = beam.Pipeline(options=options)
     build_pipeline(pipeline, config, plan)

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
 import pytest
@@ -105,3 +106,20 @@ def test_ctrl_c_is_noted_even_where_a_runner_handler_comes_first() -> None:
     assert interrupted.is_set()
     assert stopped == ["job server"]
     assert signal.getsignal(signal.SIGINT) is before
+
+
+def test_fnapi_metrics_are_folded_eagerly() -> None:
+    """A run with thousands of bundles per stage (a long --duration run) must not nest one
+    generator per bundle: reading its metrics would exceed the recursion limit."""
+    from apache_beam.metrics import monitoring_infos
+    from apache_beam.runners.portability.fn_api_runner import fn_runner
+
+    from pipelines.cli import eager_fnapi_metrics
+
+    eager_fnapi_metrics()
+    eager_fnapi_metrics()  # once is enough: not wrapped twice
+    counter = monitoring_infos.int64_user_counter("newsbeam", "n", 1)
+    folded = [counter]
+    for _ in range(5000):  # what fn_runner does for each bundle of a stage
+        folded = fn_runner.consolidate_monitoring_infos(itertools.chain([counter], folded))
+    assert [monitoring_infos.extract_counter_value(m) for m in folded] == [5001]
