@@ -10,17 +10,15 @@ TaskManager, and keyed state is split between them.
 
 from __future__ import annotations
 
-import json
 import re
 import time
-import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from pipelines.flink import Cluster
+from pipelines.flink import Cluster, latest_job, rest
 from samples.server import Replay, SampleSite
 from tests.runners.support import (
     ACCOUNTED,
@@ -81,20 +79,6 @@ def flink_args(cluster: Cluster, *extra: str) -> list[str]:
     ]
 
 
-def _rest(cluster: Cluster, path: str) -> Any:
-    with urllib.request.urlopen(f"{cluster.web_ui}{path}", timeout=10) as response:
-        return json.load(response)
-
-
-def latest_job(cluster: Cluster) -> dict[str, Any]:
-    """The most recently started job on the cluster, with its vertices."""
-    jobs = _rest(cluster, "/jobs/overview")["jobs"]
-    assert jobs, "no job reached the cluster"
-    job = max(jobs, key=lambda j: j["start-time"])
-    detail: dict[str, Any] = _rest(cluster, f"/jobs/{job['jid']}")
-    return detail
-
-
 def assert_ran_on_both_task_managers(cluster: Cluster, job: dict[str, Any]) -> None:
     """Every parallel vertex ran PARALLELISM subtasks, spread over both TaskManagers."""
     hosts: set[str] = set()
@@ -102,7 +86,7 @@ def assert_ran_on_both_task_managers(cluster: Cluster, job: dict[str, Any]) -> N
         if vertex["parallelism"] == 1:  # the single Impulse source
             continue
         assert vertex["parallelism"] == PARALLELISM, vertex["name"]
-        tasks = _rest(cluster, f"/jobs/{job['jid']}/vertices/{vertex['id']}/taskmanagers")
+        tasks = rest(cluster, f"/jobs/{job['jid']}/vertices/{vertex['id']}/taskmanagers")
         hosts |= {tm["taskmanager-id"] for tm in tasks["taskmanagers"]}
     assert len(hosts) == cluster.task_managers, f"subtasks ran on {sorted(hosts)} only"
 
