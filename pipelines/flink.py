@@ -457,7 +457,12 @@ def _stop_pids(pids: Sequence[int], conf: Path, *, grace_s: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(pgid, signal.SIGTERM)
     deadline = time.monotonic() + grace_s
-    while time.monotonic() < deadline and any(_alive(pgid, group=True) for pgid in groups):
+    while time.monotonic() < deadline:
+        for pid in groups:  # reap our own children, or their zombies would count as alive
+            if pid in _STARTED:
+                _STARTED[pid].poll()
+        if not any(_alive(pgid, group=True) for pgid in groups):
+            break
         time.sleep(0.2)
     for pgid in groups:
         with contextlib.suppress(ProcessLookupError):

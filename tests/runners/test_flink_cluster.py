@@ -11,6 +11,8 @@ TaskManager, and keyed state is split between them.
 from __future__ import annotations
 
 import re
+import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,7 @@ from typing import Any
 
 import pytest
 
-from pipelines.flink import Cluster, latest_job, rest
+from pipelines.flink import Cluster, latest_job, read_cluster, rest
 from samples.server import Replay, SampleSite
 from tests.runners.support import (
     ACCOUNTED,
@@ -26,6 +28,7 @@ from tests.runners.support import (
     MANIFEST,
     Run,
     article_urls,
+    free_port,
     newsbeam_run,
 )
 
@@ -286,3 +289,38 @@ def test_a_failing_assertion_fails_the_job(flink_cluster: Cluster) -> None:
     error = _assertion_job(flink_cluster, 26)
     assert re.search(r"Failed assert|AssertionError|BeamAssertException", error), error
     assert "26" in error, error
+
+
+def _running(pid: int) -> bool:
+    try:
+        return bool(Path(f"/proc/{pid}/cmdline").read_bytes())  # empty for a zombie
+    except FileNotFoundError:
+        return False
+
+
+def test_flink_up_and_down_start_and_stop_exactly_one_cluster(flink_cluster: Cluster, tmp_path: Path) -> None:
+    """``newsbeam flink up`` starts a cluster (refusing a second one in its directory), ``status``
+    sees it, ``down`` stops its processes and no others (the session's cluster keeps running)."""
+    directory, port = tmp_path / "cluster", free_port()
+
+    def flink(*args: str) -> subprocess.CompletedProcess[str]:
+        command = [sys.executable, "-m", "pipelines.cli", "flink", *args, "--dir", str(directory)]
+        return subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+
+    up_args = ("up", "--task-managers", "1", "--port", str(port), "--rpc-port", str(free_port()))
+    up = flink(*up_args)
+    assert up.returncode == 0, up.stderr
+    assert f"http://127.0.0.1:{port}" in up.stdout and "newsbeam flink down" in up.stdout
+    cluster = read_cluster(directory)
+    assert cluster is not None and len(cluster.pids) == 2
+    try:
+        assert rest(cluster, "/overview")["taskmanagers"] == 1
+        assert flink("status").returncode == 0
+        again = flink(*up_args)
+        assert again.returncode == 1 and "already running" in again.stderr, again.stderr
+    finally:
+        down = flink("down")
+    assert down.returncode == 0, down.stderr
+    assert not [pid for pid in cluster.pids if _running(pid)], "a cluster process survived `down`"
+    assert flink("status").returncode == 1
+    assert rest(flink_cluster, "/overview")["taskmanagers"] == flink_cluster.task_managers
