@@ -61,6 +61,7 @@ COPY_COLUMNS = (
     "publisher",
     "first_seen_at",
     "published_at",
+    "date",  # the UTC day of published_at
     "date_source",
     "title",
     "description",
