@@ -9,7 +9,7 @@ PRISM  := $(CACHE)/prism-$(BEAM_VERSION)/prism
 
 install: $(STAMP)  ## the virtualenv with the package, its pinned dependencies and the NER model
 
-.PHONY: install prism demo test test-slow test-all test-runners runners lint typecheck check samples clean bench-install
+.PHONY: install prism flink flink-up flink-down demo test test-slow test-all test-runners runners lint typecheck check samples clean bench-install
 
 $(STAMP): pyproject.toml constraints.txt requirements-model.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -23,13 +23,22 @@ prism: $(PRISM)  ## Beam's Prism runner (Go), for --follow and the runner tests;
 $(PRISM):
 	GOBIN=$(dir $(PRISM)) GOFLAGS=-mod=mod go install github.com/apache/beam/sdks/v2/go/cmd/prism@v$(BEAM_VERSION)
 
+flink: $(STAMP)  ## Flink 1.19 and Beam's Flink job server (from Maven and PyPI), cached in ~/.cache/newsbeam/flink
+	scripts/fetch-runners flink
+
+flink-up: flink  ## a local Flink session cluster: web UI on 127.0.0.1:8081, 2 TaskManagers (`newsbeam flink up --help`)
+	$(BIN)/newsbeam flink up
+
+flink-down:  ## stop the cluster flink-up started
+	$(BIN)/newsbeam flink down
+
 demo: $(STAMP)  ## serve the sample site, ingest it once, print the summary and a DuckDB query
 	$(BIN)/newsbeam demo --output data
 
 test: $(STAMP)  ## fast tests: unit, pipeline, streaming and the end-to-end run
 	$(BIN)/python -m pytest -m "not runners and not benchmark" -q
 
-runners: $(STAMP)  ## fetch/build Prism and (if it can be had) the Flink jar, then the runner tests
+runners: $(STAMP)  ## fetch/build Prism, Flink and its job server (cached), then the runner tests
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[gcp]'
 	scripts/fetch-runners
 	$(BIN)/python -m pytest -m runners tests/runners -q

@@ -1,6 +1,6 @@
 """End-to-end throughput: the pipeline versus the same work in a plain loop, scaling, peers.
 
-    .venv/bin/python -m benchmarks.throughput [--articles 2000] [--workers 1,2] [--profile]
+    .venv/bin/python -m benchmarks.throughput [--articles 2000] [--flink 1,2] [--profile]
                                               [--peers trafilatura,newspaper4k,news-please]
 
 One run, one process, in this order:
@@ -28,8 +28,13 @@ One run, one process, in this order:
    (``write_batch`` per date, the config's batch size).  CPU and wall per stage; model loads
    are inside the stage that needs them, as in the pipeline.  Target: pipeline wall <= 1.25 x
    floor wall.
-4. The pipeline with ``--direct_num_workers=2 --direct_running_mode=multi_processing``: wall
-   time and scaling (one-worker wall / two-worker wall; target >= 1.6 on 2 cores).
+4. ``--flink 1,2``: the pipeline on a local Flink 1.19 session cluster of two one-slot
+   TaskManagers (``pipelines.flink.local_cluster``, as ``newsbeam flink up`` starts it; ``make
+   flink`` first), ``--runner=FlinkRunner --parallelism=P`` for each P: the wall time of
+   ``newsbeam run`` (job server start and submission included) and the job's own duration as
+   Flink reports it.  Scaling = parallelism-1 job duration / parallelism-2 job duration (target
+   >= 1.6 on 2 cores).  The cluster's CPU and memory are not in these rows (its processes are
+   started before the timing and run on after it).
 5. Extraction alone on the pages the floor fetched: newsbeam's ``extract_html`` and the peers
    of ``benchmarks.peers`` (in-process, or in their own venv's worker process, timed there).
 
@@ -48,6 +53,7 @@ import re
 import resource
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -140,6 +146,18 @@ def _cpu_s(pid: int) -> float:
         return 0.0
 
 
+def _tree_cpu_s(pid: int) -> float:
+    """CPU seconds of ``pid`` and its descendants, the exited ones they waited for included."""
+    total = 0.0
+    for p in _tree(pid, set()):
+        try:
+            fields = Path(f"/proc/{p}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15]) / os.sysconf("SC_CLK_TCK")
+        except (OSError, IndexError, ValueError):
+            continue
+    return total
+
+
 class TreeSampler:
     """Peak RSS of this process plus its descendants (not ``exclude``) while in the block."""
 
@@ -184,6 +202,7 @@ class Run:
     stage_cpu: dict[str, float] = field(default_factory=dict)
     stage_wall: dict[str, float] = field(default_factory=dict)
     http_wall_s: float = 0.0
+    job_s: float = 0.0  # the runner's own duration of the job (Flink), 0 if not known
     notes: list[str] = field(default_factory=list)
 
     @property
@@ -318,7 +337,11 @@ def run_pipeline(
     beam_args: list[str],
     exclude: set[int],
     profile: Path | None,
+    *,
+    in_process: bool = True,
 ) -> Run:
+    """``newsbeam run --once`` measured; in this process, or (``in_process=False``: runners that
+    start a job server, which Beam stops only when its process exits) in a child process."""
     from pipelines.cli import main as newsbeam
 
     shutil.rmtree(output, ignore_errors=True)
@@ -330,7 +353,18 @@ def run_pipeline(
         measured(run, exclude | profiler),  # the profiler's CPU and RSS are not the pipeline's
         contextlib.redirect_stdout(summary),
     ):
-        status = newsbeam([*argv, *beam_args])
+        if in_process:
+            status = newsbeam([*argv, *beam_args])
+        else:
+            child = subprocess.run(
+                [sys.executable, "-m", "pipelines.cli", *argv, *beam_args],
+                cwd=ROOT,
+                stdout=subprocess.PIPE,
+                text=True,
+                check=False,
+            )
+            status = child.returncode
+            summary.write(child.stdout)
     if status != 0:
         raise RuntimeError(f"{name}: newsbeam run exited {status}:\n{summary.getvalue()}")
     run.articles = count_rows(output / "articles")
@@ -343,6 +377,56 @@ def run_pipeline(
         cpu = run.cpu_s + run.child_cpu_s
         run.stage_cpu = {stage: cpu * n / total for stage, n in samples.items()} if total else {}
     return run
+
+
+def flink_runs(
+    parallelisms: Sequence[int], config: Path, base_url: str, work: Path, exclude: set[int]
+) -> dict[str, Run]:
+    """The pipeline on a local cluster of two one-slot TaskManagers, once per parallelism given
+    (repeat one to measure it again; runs alternate in the order given)."""
+    from pipelines.flink import ClusterSpec, latest_job, local_cluster
+
+    spec = ClusterSpec(task_managers=2, slots=1, rest_port=_free_port(), rpc_port=_free_port())
+    runs: dict[str, Run] = {}
+    print("starting a Flink cluster (2 TaskManagers)…", file=sys.stderr, flush=True)
+    with local_cluster(spec, work / "flink-cluster") as cluster:
+        task_managers = cluster.pids[1:]
+        for index, parallelism in enumerate(parallelisms, 1):
+            print(f"pipeline on Flink, parallelism {parallelism}…", file=sys.stderr, flush=True)
+            beam_args = [
+                "--runner=FlinkRunner",
+                f"--flink_master={cluster.master}",
+                f"--parallelism={parallelism}",
+            ]
+            cpu_before = [_tree_cpu_s(pid) for pid in task_managers]
+            run = run_pipeline(
+                f"Flink, parallelism {parallelism} (run {index})",
+                config,
+                base_url,
+                work / f"out-flink-{index}",
+                beam_args,
+                exclude | set(cluster.pids),
+                None,
+                in_process=False,
+            )
+            job = latest_job(cluster)
+            run.job_s = job["duration"] / 1000
+            used = [_tree_cpu_s(pid) - before for pid, before in zip(task_managers, cpu_before, strict=True)]
+            run.notes.append(
+                f"Flink job {job['state']} in {run.job_s:.1f} s; CPU s of each TaskManager "
+                f"(JVM and SDK harnesses): {' / '.join(f'{cpu:.1f}' for cpu in used)}"
+            )
+            runs[f"flink-{parallelism}-{index}"] = run
+    return runs
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def count_rows(directory: Path) -> int:
@@ -571,7 +655,7 @@ def report(
         )
         lines += [f"    note: {note}" for note in run.notes]
     lines.append(f"sample server (child process, all runs): {server_cpu:.1f} CPU s")
-    one, floor, two = runs.get("1"), runs.get("floor"), runs.get("2")
+    one, floor = runs.get("1"), runs.get("floor")
     lines.append("")
     if one and floor:
         ratio = one.wall_s / floor.wall_s
@@ -582,11 +666,17 @@ def report(
         lines.append(
             f"  floor HTTP wait {floor.http_wall_s:.1f} s; floor without HTTP {floor.wall_s - floor.http_wall_s:.1f} s"
         )
-    if one and two:
-        scaling = one.wall_s / two.wall_s
+    job_s = {
+        p: statistics.median(r.job_s for k, r in runs.items() if k.startswith(f"flink-{p}-") and r.job_s)
+        for p in (1, 2)
+        if any(k.startswith(f"flink-{p}-") and r.job_s for k, r in runs.items())
+    }
+    if len(job_s) == 2:
+        scaling = job_s[1] / job_s[2]
         verdict = "met" if scaling >= 1.6 else "MISSED"
         lines.append(
-            f"scaling, 2 workers (multi_processing) vs 1: {scaling:.2f}x   (target >= 1.6: {verdict})"
+            f"Flink scaling, parallelism 2 vs 1 (median job duration {job_s[1]:.1f} s / {job_s[2]:.1f} s): "
+            f"{scaling:.2f}x   (target >= 1.6: {verdict})"
         )
     if floor:
         n = max(floor.articles, 1)
@@ -653,14 +743,21 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--articles", type=int, default=corpus.DEFAULT_ARTICLES)
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--workers", default="1,2", help="pipeline runs: 1, 2 or 1,2 (default)")
+    parser.add_argument("--no-fnapi", action="store_true", help="skip the pipeline on the FnApiRunner")
+    parser.add_argument(
+        "--flink",
+        default="",
+        metavar="P,P",
+        help="also run on a local Flink cluster of two TaskManagers at these parallelisms, e.g. 1,2 "
+        "(needs `make flink`; default: not run)",
+    )
     parser.add_argument("--no-floor", action="store_true", help="skip the plain loop (and the peers)")
     parser.add_argument("--peers", default=",".join(DEFAULT_PEERS), help="extractors to compare ('' = none)")
     parser.add_argument("--profile", action="store_true", help="py-spy the one-worker run: CPU per stage")
     parser.add_argument("--work-dir", type=Path, default=Path(tempfile.gettempdir()) / "newsbeam-throughput")
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
-    workers = [int(w) for w in args.workers.split(",") if w.strip()]
+    parallelisms = [int(p) for p in args.flink.split(",") if p.strip()]
     problem = _check_requirements(args.profile)
     if problem:
         print(f"benchmarks.throughput: {problem}", file=sys.stderr)
@@ -681,7 +778,7 @@ def main(argv: list[str] | None = None) -> int:
     with serve(site) as (base_url, server):
         exclude = {server.pid}
         server_cpu_before = _cpu_s(server.pid)
-        if 1 in workers:
+        if not args.no_fnapi:
             print(f"pipeline, 1 worker ({args.articles} articles)…", file=sys.stderr, flush=True)
             profile = work / "profile-1w.txt" if args.profile else None
             runs["1"] = run_pipeline(
@@ -691,20 +788,8 @@ def main(argv: list[str] | None = None) -> int:
         if not args.no_floor:
             print("floor loop…", file=sys.stderr, flush=True)
             runs["floor"], pages = floor_loop(config, base_url, work / "out-floor", exclude)
-        for n in workers:
-            if n == 1:
-                continue
-            print(f"pipeline, {n} workers…", file=sys.stderr, flush=True)
-            beam_args = [f"--direct_num_workers={n}", "--direct_running_mode=multi_processing"]
-            runs[str(n)] = run_pipeline(
-                f"pipeline, {n} workers (multi_proc.)",
-                config,
-                base_url,
-                work / f"out-{n}w",
-                beam_args,
-                exclude,
-                None,
-            )
+        if parallelisms:
+            runs.update(flink_runs(parallelisms, config, base_url, work, exclude))
         server_cpu = _cpu_s(server.pid) - server_cpu_before
     if pages and args.peers is not None:
         print("extraction peers…", file=sys.stderr, flush=True)

@@ -210,6 +210,12 @@ def build_parser() -> argparse.ArgumentParser:
         add_help=False,
     )
 
+    commands.add_parser(
+        "flink",
+        help="a local Flink session cluster to run on: up, down, status",
+        add_help=False,
+    )
+
     query = commands.add_parser(
         "query",
         help='run SQL with DuckDB over the output (views "articles" and "failures")',
@@ -410,6 +416,7 @@ def _run(
     from apache_beam.options.pipeline_options import PipelineOptions
 
     from pipelines.config import ConfigError, ConfigFeeds, load_config
+    from pipelines.flink import FlinkError, flink_run_args
     from pipelines.ingest import RunPlan, build_pipeline
     from pipelines.progress import ProgressReporter, live_counters
     from pipelines.summary import Summary, read_counters
@@ -459,6 +466,11 @@ def _run(
             beam_args = ["--runner=PrismRunner", f"--prism_location={prism}", *beam_args]
         else:
             beam_args = [f"--runner={DEFAULT_RUNNER}", *beam_args]
+    try:
+        beam_args = flink_run_args(beam_args)
+    except FlinkError as err:
+        print(f"newsbeam: {err}", file=sys.stderr)
+        return 2
     options = PipelineOptions(with_job_server_timeout(beam_args), save_main_session=False)
     if f"--runner={DEFAULT_RUNNER}" in beam_args:
         eager_fnapi_metrics()
@@ -549,6 +561,10 @@ def main(argv: list[str] | None = None) -> int:
         from samples.server import main as serve
 
         return serve(argv[2:])
+    if argv[:1] == ["flink"]:
+        from pipelines.flink import main as flink
+
+        return flink(argv[1:])
     if argv[:2] == ["samples", "generate"]:
         from samples.generate import main as generate
 

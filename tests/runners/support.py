@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,6 +46,7 @@ class Run:
     summary: str  # stdout: the run summary
     log: str  # stderr: Beam's and the runner's logging
     seconds: float
+    returncode: int = 0
 
     def db(self) -> duckdb.DuckDBPyConnection:
         return connect(self.output)
@@ -56,15 +58,36 @@ class Run:
 
 
 def newsbeam_run(
-    args: list[str], output: Path, *, timeout_s: float = 420, env: dict[str, str] | None = None
+    args: list[str],
+    output: Path,
+    *,
+    timeout_s: float = 420,
+    env: dict[str, str] | None = None,
+    module: str = "pipelines.cli",
+    command: str = "run",
+    check: bool = True,
+    while_running: Callable[[], None] | None = None,
 ) -> Run:
-    """``newsbeam run ARGS --output OUTPUT`` in a subprocess; fails the test with its log."""
-    command = [sys.executable, "-m", "pipelines.cli", "run", *args, "--output", str(output)]
+    """``python -m MODULE COMMAND ARGS --output OUTPUT`` in a subprocess (``newsbeam run`` by
+    default); fails the test with its log if it exits non-zero (unless ``check`` is false).
+
+    ``while_running`` is called about twice a second until the process ends (to watch the
+    output of a streaming run as it is written).
+    """
+    command_line = [
+        sys.executable,
+        "-m",
+        module,
+        *([command] if command else []),
+        *args,
+        "--output",
+        str(output),
+    ]
     started = time.monotonic()
     # Its own session, so that a timeout also stops what it started (Prism, SDK workers): killing
     # only the Python process skips the atexit hooks that stop them.
     process = subprocess.Popen(
-        command,
+        command_line,
         cwd=REPO,
         env=env,
         stdout=subprocess.PIPE,
@@ -72,23 +95,33 @@ def newsbeam_run(
         text=True,
         start_new_session=True,
     )
+    deadline = started + timeout_s
     try:
-        stdout, stderr = process.communicate(timeout=timeout_s)
+        while True:
+            try:
+                stdout, stderr = process.communicate(timeout=0.5 if while_running else timeout_s)
+                break
+            except subprocess.TimeoutExpired:
+                if time.monotonic() > deadline:
+                    raise
+                if while_running is not None:
+                    while_running()
     except subprocess.TimeoutExpired:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         _, stderr = process.communicate()
         raise AssertionError(
-            f"newsbeam run did not finish in {timeout_s:.0f} s: {' '.join(command)}\n{_tail(stderr)}"
+            f"{module} did not finish in {timeout_s:.0f} s: {' '.join(command_line)}\n{_tail(stderr)}"
         ) from None
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)  # leftovers of a run that did finish
     seconds = time.monotonic() - started
-    assert process.returncode == 0, (
-        f"newsbeam run exited {process.returncode}: {' '.join(command)}\n{_tail(stderr)}"
-    )
-    return Run(output=output, summary=stdout, log=stderr, seconds=seconds)
+    if check:
+        assert process.returncode == 0, (
+            f"{module} exited {process.returncode}: {' '.join(command_line)}\n{_tail(stderr)}"
+        )
+    return Run(output=output, summary=stdout, log=stderr, seconds=seconds, returncode=process.returncode)
 
 
 def once_args(base_url: str, *beam_args: str) -> list[str]:
