@@ -86,7 +86,9 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
     # Language and entity tagging (most of the CPU) run between two fusion breaks.  Runners fuse
     # a stateful step with its producer, and the FnApiRunner runs a stage with state on one worker
     # only: without the breaks, tagging was fused into the canonical-URL dedup and the
-    # near-duplicate gather, and --direct_num_workers had nothing to spread.  The first break
+    # near-duplicate signing, and --direct_num_workers had nothing to spread.  (The second break
+    # goes only before a keyed stage: Flink's runner cannot translate a Flatten that reads a
+    # Reshuffle directly.)  The first break
     # comes after the canonical-URL dedup, not before extraction: which of two pages with the same
     # canonical URL (an article and its AMP copy) is kept depends on their order of arrival, and
     # a shuffle before the dedup would make that order, and the output, vary from run to run.
@@ -96,7 +98,8 @@ def build_pipeline(pipeline: beam.Pipeline, config: JobConfig, plan: RunPlan) ->
         tagged = articles | "Tag entities" >> TagEntities(config.entity_settings())
         failures.append(tagged.failures)
         articles = tagged.articles
-    articles = articles | "Break fusion before keyed stages" >> beam.Reshuffle()
+    if config.dedup.near_duplicates or config.stories.enabled:
+        articles = articles | "Break fusion before keyed stages" >> beam.Reshuffle()
     # Bounded input (one poll, a backfill) reaches the keyed stages in any order: nothing there
     # may be forgotten for being too far behind the newest article of its key.
     bounded = plan.duration_s is None

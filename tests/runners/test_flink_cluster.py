@@ -242,12 +242,6 @@ def test_streaming_run_on_the_cluster_runs_every_stage(
     assert streaming_run.written_after["failures"] < DURATION_S, streaming_run.written_after
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="main's near-duplicate and story stages hold the watermark on Flink: every task after "
-    "'Mark near-duplicates/Compare in bands' stays at Long.MIN_VALUE until the input ends, so "
-    "articles are written only then (failures, which skip those stages, are written at once)",
-)
 def test_streaming_run_on_the_cluster_writes_articles_while_it_runs(streaming_run: StreamingRun) -> None:
     """Articles land while the job runs (a feed's poll interval plus write.max_buffering_s), not
     only once the input ends: before the poller's --duration is over."""
