@@ -55,6 +55,7 @@ import yaml
 from benchmarks.corpus import build_site
 from pipelines.cli import find_prism
 from pipelines.query import connect
+from samples import BASE_URL_PLACEHOLDER
 from samples.server import Replay, SampleSite
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +103,14 @@ def job_config(output: Path, feeds: Sequence[SiteFeed], args: argparse.Namespace
         "polling": {"min_interval_s": poll_s / 2, "max_interval_s": poll_s * 3},
         # Short TTLs so that pruning happens within the run: a seen URL (feed entry, link,
         # canonical) is freed TTL + lateness after it was kept.
-        "dedup": {"url_ttl_days": args.ttl_minutes / 1440, "url_allowed_lateness_s": args.lateness_s},
+        "dedup": {
+            "url_ttl_days": args.ttl_minutes / 1440,
+            "url_allowed_lateness_s": args.lateness_s,
+            "near_ttl_days": args.ttl_minutes / 1440,
+            "near_allowed_lateness_s": args.lateness_s,
+        },
+        # the story window as short as the TTLs, the lateness as the URL dedup's
+        "stories": {"window_hours": args.ttl_minutes / 60, "allowed_lateness_hours": args.lateness_s / 3600},
         "extract": {"min_words": 50},
         "write": {"batch_size": 500, "max_buffering_s": args.max_buffering_s},
         "feeds": [
@@ -318,7 +326,10 @@ def release_offsets(site: SampleSite, replay: Replay) -> dict[str, float]:
         for k, item in enumerate(feed.items):  # oldest first
             match = _LINK.search(item)
             if match:
-                path = urlsplit(html.unescape(match.group(1) or match.group(2))).path
+                link = html.unescape(match.group(1) or match.group(2)).replace(
+                    BASE_URL_PLACEHOLDER, site.base_url
+                )
+                path = urlsplit(link).path
                 out[path] = max(0, k - replay.initial + 1) * replay.every_s
     return out
 

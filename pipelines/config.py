@@ -119,6 +119,12 @@ class DedupConfig(_Strict):
     )
     near_duplicates: bool = Field(default=True, description="mark syndicated copies (duplicate_of)")
     near_ttl_days: float = Field(default=7.0, gt=0, description="how long an article is matched against")
+    near_allowed_lateness_s: float = Field(
+        default=86400.0,
+        ge=0,
+        description="how far behind the newest article of its band an article may arrive in a "
+        "streaming run and still be compared with everything within the TTL",
+    )
     near_exact_check_margin: float = Field(
         default=0.15,
         ge=0,
@@ -269,7 +275,9 @@ class JobConfig(_Strict):
 
     def near_dup_settings(self) -> NearDupSettings:
         return NearDupSettings(
-            ttl_s=self.dedup.near_ttl_days * 86400, verify_margin=self.dedup.near_exact_check_margin
+            ttl_s=self.dedup.near_ttl_days * 86400,
+            allowed_lateness_s=self.dedup.near_allowed_lateness_s,
+            verify_margin=self.dedup.near_exact_check_margin,
         )
 
     def poll_settings(self) -> PollSettings:

@@ -28,7 +28,8 @@ keys is fixed.
 
 **Decide** (``DecideOnce``, keyed by ``decide_key(article_id, ts)``).  State: the article
 (one cell) and its edges (a bag).  One event-time timer at ``ts + 1 ms``, set when the article
-arrives, or when an edge arrives before it.  Every edge addressed to an article is stamped
+arrives, or when an edge from an earlier arrival finds no article (it may come after the
+decision, from late input: the timer then fires at once and drops it).  Every edge addressed to an article is stamped
 before ``ts + 1 ms`` (it comes from processing the article or an earlier one), so when the
 watermark reaches ``ts + 1 ms`` every edge from on-time input has arrived, on a runner whose
 event-time timers hold the output watermark (the Beam model; Prism, Flink and Dataflow do, the
@@ -306,19 +307,24 @@ class DecideOnce(beam.DoFn):
     def process(
         self,
         element: Decidable,
+        timestamp: Any = beam.DoFn.TimestampParam,
         article: Any = beam.DoFn.StateParam(ARTICLE),
         edges: Any = beam.DoFn.StateParam(EDGES),
         decide: Any = beam.DoFn.TimerParam(DECIDE),
     ) -> None:
         key, message = element
+        ts = decide_key_ts(key)
         if message.article is not None:
             article.write(message.article)
         else:
             assert message.edge is not None
             edges.add(tuple(message.edge))
-            if article.read() is not None:
-                return  # the article's arrival set the timer
-        decide.set(at(decide_key_ts(key) + TICK_US))
+            if micros(timestamp) >= ts or article.read() is not None:
+                # An edge stamped at the article's own time comes from an arrival no earlier than
+                # it, which its own message, signed with it, is on its way to: that message sets
+                # the timer.  Else the article is here already and has set it.
+                return
+        decide.set(at(ts + TICK_US))
         self._timer_sets.inc()
 
     @on_timer(DECIDE)
