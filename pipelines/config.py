@@ -119,6 +119,13 @@ class DedupConfig(_Strict):
     )
     near_duplicates: bool = Field(default=True, description="mark syndicated copies (duplicate_of)")
     near_ttl_days: float = Field(default=7.0, gt=0, description="how long an article is matched against")
+    near_key_bits: int = Field(
+        default=12,
+        ge=0,
+        le=24,
+        description="LSH band values are hashed into 2**near_key_bits keys per band: more for higher "
+        "article rates (smaller keys), fewer for faster pruning of idle keys",
+    )
     near_allowed_lateness_s: float = Field(
         default=86400.0,
         ge=0,
@@ -204,6 +211,9 @@ class StoriesConfig(_Strict):
     )
     blocking_entities: int = Field(default=_MODEL.blocking_entities, ge=0, le=MAX_KEYS)
     blocking_terms: int = Field(default=_MODEL.blocking_terms, ge=0, le=MAX_KEYS)
+    key_bits: int = Field(
+        default=_STORY.key_bits, ge=0, le=24, description="blocking keys are hashed into 2**key_bits keys"
+    )
     model_path: str | None = Field(
         default=None, description="a story model weights file (null: the one shipped in the package)"
     )
@@ -277,6 +287,7 @@ class JobConfig(_Strict):
         return NearDupSettings(
             ttl_s=self.dedup.near_ttl_days * 86400,
             allowed_lateness_s=self.dedup.near_allowed_lateness_s,
+            key_bits=self.dedup.near_key_bits,
             verify_margin=self.dedup.near_exact_check_margin,
         )
 
@@ -302,8 +313,10 @@ class JobConfig(_Strict):
         )
 
     def story_settings(self) -> StorySettings:
-        fields = self.stories.model_dump(exclude={"enabled", "allowed_lateness_hours"})
-        return StorySettings(StoryModelSettings(**fields), self.stories.allowed_lateness_hours)
+        fields = self.stories.model_dump(exclude={"enabled", "allowed_lateness_hours", "key_bits"})
+        return StorySettings(
+            StoryModelSettings(**fields), self.stories.allowed_lateness_hours, self.stories.key_bits
+        )
 
 
 Location = tuple[str | int, ...]

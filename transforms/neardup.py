@@ -122,7 +122,10 @@ class NearDupSettings:
     candidates hold >= 99.5% of the gold pairs.  Rows of 2 because pairs confirmed by
     containment go down to Jaccard 0.2, where rows of 3 or 4 rarely collide; 8 bits per value
     estimate as well as 16 and halve the state.  ``key_bits``: each band's values are hashed
-    into ``2**key_bits`` keys (the key space is bounded, so keys need no idle timers).
+    into ``2**key_bits`` keys (the key space is bounded, so keys need no idle timers): a key
+    holds about rate x (TTL + lateness) / 2**key_bits entries, and entries past the TTL go when
+    the key is next touched, every 2**key_bits / rate on average (12 bits: ~20 minutes at three
+    articles a second; raise it for tens of articles a second).
     """
 
     bands: int = 32
@@ -137,7 +140,7 @@ class NearDupSettings:
     signature_bits: int = 8
     ttl_s: float = 7 * DAY_S
     allowed_lateness_s: float = DAY_S  # math.inf: arrivals in any order (bounded input), nothing pruned
-    key_bits: int = 16
+    key_bits: int = 12
     # A candidate pair whose decision would flip if its estimated Jaccard moved by this much is
     # checked exactly, on the two articles' shingle fingerprints (0: decide on the estimates).
     # 0.15 is ~3.4 standard errors of a 128-value 8-bit estimate at J = 0.5 (set from that

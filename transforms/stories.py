@@ -57,11 +57,12 @@ DECIDE, OWN_STORY = "decide", "own_story"
 class StorySettings:
     """The stage: the model's settings, how late an article may arrive behind a blocking key's
     newest member and still be compared with what the key holds, and the number of stage keys
-    (``2**key_bits``) blocking keys are hashed into."""
+    (``2**key_bits``) blocking keys are hashed into (see ``NearDupSettings.key_bits``: more keys,
+    smaller ones, pruned less often)."""
 
     model: StoryModelSettings = field(default_factory=StoryModelSettings)
     allowed_lateness_hours: float = 24.0  # math.inf: arrivals in any order (bounded input), nothing pruned
-    key_bits: int = 16
+    key_bits: int = 12
 
     def __post_init__(self) -> None:
         if self.allowed_lateness_hours < 0:
