@@ -30,6 +30,7 @@ from benchmarks import story_data as sd
 from benchmarks import story_eval as se
 from benchmarks import train_story_model as tm
 from transforms import story_model as sm
+from transforms import story_vectors as sv
 
 CENTROID_TERMS = 64
 STORY_FEATURES = ("inverse_size", "time_oldest_72h", "time_mean_72h")
@@ -45,7 +46,7 @@ class Centroid:
         self.dates: Counter[int] = Counter()
         self.times: list[float] = []
 
-    def add(self, v: sm.StoryVector) -> None:
+    def add(self, v: sv.StoryVector) -> None:
         for summed, channel in zip(self.channels, (v.title, v.body, v.stems, v.entities), strict=True):
             norm = channel.norm()
             for h, w in zip(channel.hashes, channel.weights, strict=True):
@@ -55,15 +56,15 @@ class Centroid:
         self.dates.update(v.dates)
         self.times.append(v.ts)
 
-    def vector(self) -> sm.StoryVector:
+    def vector(self) -> sv.StoryVector:
         channels = []
         for summed in self.channels:
             top = sorted(summed.items(), key=lambda kv: (-kv[1], kv[0]))[:CENTROID_TERMS]
             norm = math.sqrt(sum(w * w for _, w in top)) or 1.0
-            quantised = [(h, max(1, round(sm.WEIGHT_SCALE * w / norm))) for h, w in top]
-            channels.append(sm.Channel(tuple(h for h, _ in quantised), bytes(w for _, w in quantised)))
+            quantised = [(h, max(1, round(sv.WEIGHT_SCALE * w / norm))) for h, w in top]
+            channels.append(sv.Channel(tuple(h for h, _ in quantised), bytes(w for _, w in quantised)))
         title, body, stems, entities = channels
-        return sm.StoryVector(
+        return sv.StoryVector(
             max(self.times),
             "en",
             title,
@@ -76,7 +77,7 @@ class Centroid:
         )
 
 
-def story_features(v: sm.StoryVector, story: Centroid) -> list[float]:
+def story_features(v: sv.StoryVector, story: Centroid) -> list[float]:
     pair = sm.pair_features(v, story.vector(), tm.TIME_SCALES_HOURS)
     oldest = abs(v.ts - min(story.times)) / 3600
     mean = abs(v.ts - sum(story.times) / len(story.times)) / 3600

@@ -39,7 +39,8 @@ import numpy as np
 
 from benchmarks import story_data as sd
 from transforms import story_model as sm
-from transforms.story_model import ModelWeights, StoryModelSettings, StoryVector
+from transforms.story_model import ModelWeights, StoryModelSettings
+from transforms.story_vectors import StoryVector
 
 # ----------------------------------------------------------------------------------------------
 # Streams: articles of one part in (ts, id) order with their blocking candidates and pair features
@@ -433,7 +434,7 @@ def speed_curve(
                         continue
                     seen.add(member_id)
                     scored.append(
-                        (member_id, member_ts, sm.link_score(v, sm.StoryVector.from_bytes(data), settings))
+                        (member_id, member_ts, sm.link_score(v, StoryVector.from_bytes(data), settings))
                     )
             candidates += len(scored)
             sm.choose_parent(scored, settings)
@@ -457,7 +458,7 @@ def vector_cost(docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings) ->
     keys = [len(sm.blocking_keys(v, settings)) for v in vectors]
     blobs = [v.to_bytes() for v in vectors]
     started = time.process_time()
-    decoded = [sm.StoryVector.from_bytes(b) for b in blobs]
+    decoded = [StoryVector.from_bytes(b) for b in blobs]
     decode_us = 1e6 * (time.process_time() - started) / len(blobs)
     assert decoded == vectors
     pairs = [(decoded[k], decoded[(k * 7 + 3) % len(decoded)]) for k in range(len(decoded))]

@@ -40,7 +40,8 @@ import numpy as np
 from benchmarks import story_data as sd
 from benchmarks import story_eval as se
 from transforms import story_model as sm
-from transforms.story_model import ModelWeights, StoryModelSettings, VectorShape
+from transforms.story_model import ModelWeights, StoryModelSettings
+from transforms.story_vectors import VectorShape
 
 ROOT = Path(__file__).resolve().parents[1]
 OUTPUT = ROOT / "transforms" / sm.MODEL_FILE

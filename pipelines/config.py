@@ -24,7 +24,8 @@ from transforms.language import LanguageSettings
 from transforms.neardup import NearDupSettings
 from transforms.records import FeedSpec, language_code
 from transforms.stories import StorySettings
-from transforms.story_model import MAX_KEYS, StoryModelSettings
+from transforms.story_model import StoryModelSettings
+from transforms.story_vectors import MAX_KEYS
 
 
 class ConfigError(ValueError):

@@ -39,14 +39,8 @@ from apache_beam.transforms.window import TimestampedValue
 from transforms import keyed, metrics
 from transforms.keyed import Edge, Stored
 from transforms.records import Article
-from transforms.story_model import (
-    StoryModelSettings,
-    StoryVector,
-    blocking_keys,
-    choose_parent,
-    link_score,
-    story_vector,
-)
+from transforms.story_model import StoryModelSettings, blocking_keys, choose_parent, link_score, story_vector
+from transforms.story_vectors import StoryVector
 
 LINK = 1  # the edge kind of this stage
 HOUR_US = 3600 * keyed.SECOND_US

@@ -12,8 +12,10 @@ import pytest
 
 from tests.factories import make_article
 from transforms import story_model as sm
+from transforms import story_vectors as sv
 from transforms.records import Article, Entity
-from transforms.story_model import StoryModelSettings, StoryVector
+from transforms.story_model import StoryModelSettings
+from transforms.story_vectors import StoryVector
 
 FIXTURE = Path(__file__).parents[1] / "fixtures" / "stories" / "seed_page.json"
 SETTINGS = StoryModelSettings()
@@ -56,7 +58,7 @@ def vectors(articles: dict[str, Article]) -> list[tuple[str, float, StoryVector]
         ({"threshold": -0.1}, "threshold"),
         ({"window_hours": 0}, "window_hours"),
         ({"blocking_entities": -1}, "blocking_entities"),
-        ({"blocking_terms": sm.MAX_KEYS + 1}, "blocking_terms"),
+        ({"blocking_terms": sv.MAX_KEYS + 1}, "blocking_terms"),
         ({"blocking_entities": 0, "blocking_terms": 0}, "at least 1"),
     ],
 )
@@ -141,14 +143,14 @@ def test_an_article_without_title_or_entities_still_has_a_vector() -> None:
 
 
 def test_plurals_fold_only_into_commoner_singulars() -> None:
-    assert [sm.fold(w) for w in ("cities", "shootings", "officers", "korea's", "churches")] == [
+    assert [sv.fold(w) for w in ("cities", "shootings", "officers", "korea's", "churches")] == [
         "city",
         "shooting",
         "officer",
         "korea",
         "church",
     ]
-    assert [sm.fold(w) for w in ("texas", "thomas", "species", "kansas", "witness")] == [
+    assert [sv.fold(w) for w in ("texas", "thomas", "species", "kansas", "witness")] == [
         "texas",
         "thomas",
         "species",
@@ -159,20 +161,20 @@ def test_plurals_fold_only_into_commoner_singulars() -> None:
 
 def test_dates_and_numbers_named_in_the_text() -> None:
     text = "On March 3, 2009, a 20-year-old and 5,000 others; again on Dec. 14th 2008 (27/09/2013)."
-    assert sm.mentioned_dates(text, 8) == (303, 2009, 1214, 2008, 2013)
-    numbers = sm.salient_numbers(text, 8)
-    assert numbers == tuple(sm.term_hash(n) for n in ("age:20", "n:5000", "n:27", "n:9"))
+    assert sv.mentioned_dates(text, 8) == (303, 2009, 1214, 2008, 2013)
+    numbers = sv.salient_numbers(text, 8)
+    assert numbers == tuple(sv.term_hash(n) for n in ("age:20", "n:5000", "n:27", "n:9"))
 
 
 def test_a_person_named_by_surname_counts_as_the_full_name_in_the_same_article() -> None:
-    weights = sm.entity_weights(
+    weights = sv.entity_weights(
         [("tara reid", "PERSON", 1), ("reid", "PERSON", 3), ("promises", "ORG", 1)],
         "Reid in rehab",
         "en",
         2.0,
     )
     assert set(weights) == {"tara reid", "promise"}
-    assert weights["tara reid"][0] == sm.PERSON
+    assert weights["tara reid"][0] == sv.PERSON
 
 
 # ----------------------------------------------------------------------------------------------
