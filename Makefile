@@ -41,7 +41,7 @@ test: $(STAMP)  ## fast tests: unit, pipeline, streaming and the end-to-end run
 runners: $(STAMP)  ## fetch/build Prism, Flink and its job server (cached), then the runner tests
 	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[gcp]'
 	scripts/fetch-runners
-	$(BIN)/python -m pytest -m runners tests/runners -q
+	$(BIN)/python -m pytest -m runners tests/runners -q --durations=0
 
 test-runners: runners
 
