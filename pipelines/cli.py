@@ -33,14 +33,15 @@ DEMO_MARKER = ".newsbeam-demo"
 # bundle-based engine, which (measured on Beam 2.75) drops the counters of outputs
 # produced in timer callbacks, so the run summary could not be trusted.
 DEFAULT_RUNNER = "FnApiRunner"
-# Prism, Beam's local streaming runner, built offline by `make prism` (scripts/fetch-runners).
-PRISM_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "newsbeam"
+# Where `make prism` / `make flink` (scripts/fetch-runners) cache the runners they fetch or build.
+CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsbeam"
 # Beam's portable runner reads a running job's state and message streams with
-# --job_server_timeout (default 300 s) as their gRPC deadline: on Prism, any job running longer
-# than that ends in DEADLINE_EXCEEDED (measured on 2.75; apache/beam#35867), which would stop
-# every `--follow` after five minutes.  Prism runs get a deadline no job reaches (ten years)
+# --job_server_timeout (default 300 s) as their gRPC deadline: on Prism and Flink, any job running
+# longer than that ends in DEADLINE_EXCEEDED (measured on 2.75; apache/beam#35867), which would
+# stop every `--follow` after five minutes.  Their runs get a deadline no job reaches (ten years)
 # unless one is given.
-PRISM_JOB_SERVER_TIMEOUT_S = 10 * 365 * 86400
+JOB_SERVER_TIMEOUT_S = 10 * 365 * 86400
+LONG_JOB_RUNNERS = ("PrismRunner", "FlinkRunner")
 
 
 def find_prism() -> Path | None:
@@ -48,7 +49,7 @@ def find_prism() -> Path | None:
     from apache_beam.version import __version__ as beam_version
 
     configured = os.environ.get("NEWSBEAM_PRISM")
-    candidate = Path(configured) if configured else PRISM_CACHE / f"prism-{beam_version}" / "prism"
+    candidate = Path(configured) if configured else CACHE / f"prism-{beam_version}" / "prism"
     return candidate if candidate.is_file() and os.access(candidate, os.X_OK) else None
 
 
@@ -80,12 +81,13 @@ def noting_interrupts(interrupted: threading.Event) -> Iterator[None]:
 
 
 def with_job_server_timeout(beam_args: list[str]) -> list[str]:
-    """``beam_args`` plus a --job_server_timeout that outlasts the job, for Prism runs without one."""
+    """``beam_args`` plus a --job_server_timeout that outlasts the job, for Prism and Flink runs
+    without one."""
     runners = [arg.split("=", 1)[1] for arg in beam_args if arg.startswith("--runner=")]
     given = any(arg.startswith(("--job_server_timeout", "--job-server-timeout")) for arg in beam_args)
-    if not runners or runners[-1] != "PrismRunner" or given:
+    if not runners or runners[-1] not in LONG_JOB_RUNNERS or given:
         return beam_args
-    return [*beam_args, f"--job_server_timeout={PRISM_JOB_SERVER_TIMEOUT_S}"]
+    return [*beam_args, f"--job_server_timeout={JOB_SERVER_TIMEOUT_S}"]
 
 
 def eager_fnapi_metrics() -> None:
@@ -459,7 +461,7 @@ def _run(
                 print(
                     "newsbeam: --follow needs a streaming runner: the local FnApiRunner writes "
                     "nothing until a run ends. Build Prism once with `make prism` (cached under "
-                    f"{PRISM_CACHE}), set NEWSBEAM_PRISM to a prism binary, or pass --runner=...",
+                    f"{CACHE}), set NEWSBEAM_PRISM to a prism binary, or pass --runner=...",
                     file=sys.stderr,
                 )
                 return 2

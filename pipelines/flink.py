@@ -38,12 +38,13 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from pipelines.cli import CACHE
+
 FLINK_VERSION = "1.19.0"
 FLINK_MINOR = "1.19"
 REPO = Path(__file__).resolve().parents[1]
 DEPLOY = REPO / "deploy" / "flink"
 SDK_WORKER = DEPLOY / "sdk-worker"
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsbeam"
 FLINK_CACHE = CACHE / "flink"
 DIST = FLINK_CACHE / f"flink-{FLINK_VERSION}"
 DEFAULT_CLUSTER_DIR = FLINK_CACHE / "cluster"
@@ -55,10 +56,6 @@ BASH_JAVA_UTILS = "org.apache.flink.runtime.util.bash.BashJavaUtils"
 RESULT_PREFIX = "BASH_JAVA_UTILS_EXEC_RESULT:"
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "[::1]", "::1")
 MAGIC_MASTERS = ("[local]", "[auto]")
-# Beam's portable runner watches a job's state and message streams with --job_server_timeout
-# (default 300 s) as their gRPC deadline, so any Flink job running longer (every --follow) would
-# end its `newsbeam run` with DEADLINE_EXCEEDED; Flink runs get ten years unless one is given.
-JOB_SERVER_TIMEOUT_S = 10 * 365 * 86400
 # The cluster processes this Python process started (tests and benchmarks start and stop one in
 # the same process): stopping them waits on their Popen, so none is left a zombie.
 _STARTED: dict[int, subprocess.Popen[bytes]] = {}
@@ -169,7 +166,6 @@ def flink_run_args(beam_args: Sequence[str]) -> list[str]:
 
     - ``--flink_job_server_jar``: the cached jar (Beam would otherwise try to download one for
       its newest Flink version); ``--flink_version`` from that jar's name;
-    - ``--job_server_timeout`` that no job outlasts (see JOB_SERVER_TIMEOUT_S);
     - for a cluster on 127.0.0.1 (``newsbeam flink up``): ``--environment_type=PROCESS`` with
       ``deploy/flink/sdk-worker`` and this interpreter (the embedded ``[local]`` cluster gets
       Beam's default, LOOPBACK; a remote one Beam's default, DOCKER).
@@ -193,8 +189,6 @@ def flink_run_args(beam_args: Sequence[str]) -> list[str]:
     if _option(args, "flink_version") is None:
         match = JAR_NAME.search(Path(jar_arg).name)
         args.append(f"--flink_version={match.group(1) if match else FLINK_MINOR}")
-    if _option(args, "job_server_timeout") is None:
-        args.append(f"--job_server_timeout={JOB_SERVER_TIMEOUT_S}")
     master = _option(args, "flink_master") or "[auto]"
     if _option(args, "environment_type") is None and master not in MAGIC_MASTERS and _is_local_master(master):
         args += ["--environment_type=PROCESS", f"--environment_config={process_environment_config()}"]

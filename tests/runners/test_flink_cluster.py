@@ -259,9 +259,10 @@ def _assertion_job(cluster: Cluster, expected: int) -> str:
     from apache_beam.options.pipeline_options import PipelineOptions
     from apache_beam.testing.util import assert_that, equal_to
 
+    from pipelines.cli import with_job_server_timeout
     from pipelines.flink import flink_run_args
 
-    options = PipelineOptions(flink_run_args(flink_args(cluster, "--streaming")))
+    options = PipelineOptions(with_job_server_timeout(flink_run_args(flink_args(cluster, "--streaming"))))
     try:
         with beam.Pipeline(options=options) as pipeline:
             sums = (

@@ -68,12 +68,14 @@ def test_demo_refuses_to_replace_foreign_output(tmp_path: Path, capsys: pytest.C
     assert "not written by the demo" in capsys.readouterr().err
 
 
-def test_prism_runs_get_a_job_server_timeout_that_outlasts_the_job() -> None:
-    from pipelines.cli import PRISM_JOB_SERVER_TIMEOUT_S, with_job_server_timeout
+def test_prism_and_flink_runs_get_a_job_server_timeout_that_outlasts_the_job() -> None:
+    from pipelines.cli import JOB_SERVER_TIMEOUT_S, with_job_server_timeout
 
     prism = ["--runner=PrismRunner", "--prism_location=/x/prism"]
-    assert with_job_server_timeout(prism) == [*prism, f"--job_server_timeout={PRISM_JOB_SERVER_TIMEOUT_S}"]
-    assert PRISM_JOB_SERVER_TIMEOUT_S > 365 * 86400  # Beam's default (300 s) ends a --follow early
+    flink = ["--runner=FlinkRunner", "--flink_master=127.0.0.1:8081"]
+    for args in (prism, flink):
+        assert with_job_server_timeout(args) == [*args, f"--job_server_timeout={JOB_SERVER_TIMEOUT_S}"]
+    assert JOB_SERVER_TIMEOUT_S > 365 * 86400  # Beam's default (300 s) ends a --follow early
     assert with_job_server_timeout([*prism, "--job_server_timeout=60"]) == [*prism, "--job_server_timeout=60"]
     assert with_job_server_timeout(["--runner=FnApiRunner"]) == ["--runner=FnApiRunner"]
     assert with_job_server_timeout([]) == []

@@ -52,7 +52,6 @@ def test_a_local_cluster_gets_the_jar_the_version_and_a_process_environment(cach
     assert args[:3] == ["--runner=FlinkRunner", "--flink_master=127.0.0.1:8081", "--parallelism=2"]
     assert f"--flink_job_server_jar={jar}" in args
     assert "--flink_version=1.19" in args
-    assert f"--job_server_timeout={flink.JOB_SERVER_TIMEOUT_S}" in args
     assert "--environment_type=PROCESS" in args
     config = json.loads(next(a for a in args if a.startswith("--environment_config=")).split("=", 1)[1])
     assert config["command"] == str(flink.SDK_WORKER)
