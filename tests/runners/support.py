@@ -30,7 +30,6 @@ from pipelines.query import connect
 REPO = Path(__file__).resolve().parents[2]
 CONFIG = REPO / "config" / "local.yaml"
 MANIFEST: dict[str, Any] = json.loads((REPO / "samples" / "site" / "manifest.json").read_text("utf-8"))
-CACHE = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "newsbeam"
 BEAM_VERSION: str = apache_beam.__version__
 FAILURE_OF = {
     "http_404": ("fetch", "http_404"),
@@ -38,6 +37,19 @@ FAILURE_OF = {
     "not_an_article": ("extract", "not_an_article"),
 }
 ACCOUNTED = "every entry is an article, a duplicate or a failure"
+# The pipeline's stages (labels of pipelines/ingest.py), in order: every job must run them all.
+STAGES = (
+    "Poll feeds",
+    "Drop seen URLs",
+    "Fetch pages",
+    "Extract articles",
+    "Drop seen canonical URLs",
+    "Identify language",
+    "Tag entities",
+    "Mark near-duplicates",
+    "Assign stories",
+    "Write Parquet",
+)
 
 
 @dataclass(frozen=True)

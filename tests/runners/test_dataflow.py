@@ -37,21 +37,10 @@ import pytest
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 
 from tests.pipeline.labels import build_streaming_graph, read_golden
-from tests.runners.support import REPO
+from tests.runners.support import REPO, STAGES
 
 pytestmark = pytest.mark.runners
 
-# The stages the brief names; the golden label file pins the rest.
-STAGES = {
-    "Poll feeds",
-    "Drop seen URLs",
-    "Fetch pages",
-    "Extract articles",
-    "Drop seen canonical URLs",
-    "Identify language",
-    "Tag entities",
-    "Write Parquet",
-}
 DATAFLOW_ARGS = [
     "--runner=DataflowRunner",
     "--dry_run=True",
@@ -132,7 +121,7 @@ def test_streaming_graph_builds_for_dataflow_with_the_package_staged(
     proto = job.proto_pipeline
     names = {transform.unique_name for transform in proto.components.transforms.values()}
     top = {name for name in names if "/" not in name}
-    assert top >= STAGES, f"missing stages: {sorted(STAGES - top)}"
+    assert top >= set(STAGES), f"missing stages: {sorted(set(STAGES) - top)}"
     # Every label pinned for updates is in the graph Dataflow would run (none renamed by it).
     missing = sorted(set(read_golden()) - names)
     assert not missing, f"labels lost in the Dataflow translation: {missing}"

@@ -26,6 +26,7 @@ from tests.runners.support import (
     ACCOUNTED,
     CONFIG,
     MANIFEST,
+    STAGES,
     Run,
     article_urls,
     free_port,
@@ -36,19 +37,6 @@ pytestmark = pytest.mark.runners
 
 PARALLELISM = 2
 DURATION_S = 75  # of the streaming run; the job starts in about 30 s of it
-# Stages every streaming job must run (labels of pipelines/ingest.py, as Flink names its tasks).
-STAGES = (
-    "Poll feeds",
-    "Drop seen URLs",
-    "Fetch pages",
-    "Extract articles",
-    "Drop seen canonical URLs",
-    "Identify language",
-    "Tag entities",
-    "Mark near-duplicates",
-    "Assign stories",
-    "Write Parquet",
-)
 # Columns that hold the moment a row was written, not what was computed.
 WALL_CLOCK = {"failures": ("at",)}
 # Which copy of an entry listed twice (the same URL in two feeds, or a page and its AMP copy with
