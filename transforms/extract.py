@@ -468,19 +468,18 @@ def _is_site_root(url: str | None) -> bool:
     return bool(parts.hostname) and parts.path in ("", "/") and not parts.query
 
 
-def decide_article(entry: FeedEntry, extracted: Extracted) -> pagetype.Decision | None:
-    """The article decision for a page read from HTML (``None`` when no page was read).
+def decide_article(entry: FeedEntry, extracted: Extracted) -> None:
+    """The article decision for a page read from HTML (nothing to decide when no page was read).
 
     Raises ``ArticleRejected`` (``not_an_article``) when the page-type model scores the page
     below its threshold (a feed entry gets ``pagetype.FEED_PRIOR``); the message names the
     signals that weighed most.
     """
     if not extracted.evidence:
-        return None
+        return
     decision = pagetype.decide(dict(extracted.evidence), MODEL, in_feed=entry.feed_url is not None)
     if not decision.is_article:
         raise ArticleRejected("not_an_article", decision.message())
-    return decision
 
 
 def build_article(
@@ -560,7 +559,7 @@ class _ExtractFn(beam.DoFn):
         now = datetime.now(UTC)
         entry = element.entry
         try:
-            given_text = isinstance(element, PreExtracted)
+            given_text = isinstance(element, PreExtracted)  # a backfill line's own text
             if isinstance(element, PreExtracted):
                 extracted, page_url = element.extracted, entry.link
             else:

@@ -28,15 +28,14 @@ keys is fixed.
 
 **Decide** (``DecideOnce``, keyed by ``decide_key(article_id, ts)``).  State: the article
 (one cell) and its edges (a bag).  One event-time timer at ``ts + 1 ms``, set when the article
-arrives, or when an edge from an earlier arrival finds no article (it may come after the
-decision, from late input: the timer then fires at once and drops it).  Every edge addressed to an article is stamped
-before ``ts + 1 ms`` (it comes from processing the article or an earlier one), so when the
-watermark reaches ``ts + 1 ms`` every edge from on-time input has arrived, on a runner whose
-event-time timers hold the output watermark (the Beam model; Prism, Flink and Dataflow do, the
-Python BundleBasedDirectRunner does not); the stage's ``decide(article, edges)`` then runs once
-and the article is emitted at ``ts + 1 ms``.  An edge
-arriving after its article was decided (from late input) finds no article: its timer fires at
-once and the edge is dropped (counter ``keyed_late_edges``).
+arrives, or when an edge from an earlier arrival finds no article.  Every edge addressed to an
+article is stamped before ``ts + 1 ms`` (it comes from processing the article or an earlier
+one), so when the watermark reaches ``ts + 1 ms`` every edge from on-time input has arrived, on
+a runner whose event-time timers hold the output watermark (the Beam model; Prism, Flink and
+Dataflow do, the Python BundleBasedDirectRunner does not); the stage's ``decide(article,
+edges)`` then runs once and the article is emitted at ``ts + 1 ms``.  An edge arriving after its
+article was decided (from late input) finds no article: its timer fires at once and the edge is
+dropped (counter ``keyed_late_edges``).
 
 **Determinism.**  An edge depends only on the two entries; every pair within reach is compared
 exactly once per shared key, by whichever of the two arrives second; a decision depends only on
