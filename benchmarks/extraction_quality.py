@@ -19,7 +19,7 @@ Figures, per set and split (``dev``: where rules and the page-type model were ch
   (``fold_title``), over the article pages with a gold title (a dropped page is a miss) and
   over the written ones; gold: ``benchmarks/gold/aeb-titles.json``, wcxb's own;
 * dates: the UTC day of the written article's ``published_at`` (no feed date: page metadata,
-  else the URL, else htmldate) against the gold day, over article pages with a gold date
+  else the URL, else trafilatura's guess) against the gold day, over article pages with a gold date
   (aeb: the "checked" gold of ``benchmarks/gold/aeb-dates.json``);
 * CPU milliseconds per page of each extractor (``time.process_time`` around the call), and
   wall milliseconds, in the same run on the same pages.

@@ -1,6 +1,6 @@
 """Stage 3, ``ExtractArticles``: main text and metadata from HTML, validated into ``Article``s.
 
-``extract_html`` (trafilatura + htmldate, the headline, the page's evidence for the article
+``extract_html`` (trafilatura, the headline, the page's evidence for the article
 decision) and ``build_article`` (the checks and the decision of ``transforms.pagetype``, date
 resolution, ids) are plain functions; backfill lines that already carry text skip the first
 and the decision.
@@ -20,7 +20,6 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import apache_beam as beam
-import htmldate
 import trafilatura
 from courlan import extract_domain
 from trafilatura.settings import Document
@@ -173,24 +172,18 @@ def _published_meta(tree: Any) -> str | None:
     return None
 
 
-def heuristic_page_date(tree: Any, url: str) -> str | None:
-    """htmldate's guess (original date, no extensive search), only for URLs without a date.
+def guessed_page_date(document: Any, url: str) -> str | None:
+    """trafilatura's date for the page (htmldate's extensive search, original date), only for
+    URLs without a date.
 
-    Without structured metadata htmldate scans the page and can pick any date in it (a quoted
-    statement's, a sidebar's); a date in the URL path is better evidence, and
-    ``resolve_published`` falls back to it.  (Its extensive search finds a right date on a
-    few more pages but costs about 65 ms of CPU on each page where it runs: see BENCHMARKS.md.)
+    It is computed by the same ``bare_extraction`` call that gives the text, so it costs
+    nothing more.  Without structured metadata htmldate scans the page and can pick any date
+    in it (a quoted statement's, a sidebar's); a date in the URL path is better evidence, and
+    ``resolve_published`` falls back to it.
     """
-    if date_from_url(url) is not None:
+    if date_from_url(url) is not None or not isinstance(document, Document):
         return None
-    found: str | None = htmldate.find_date(
-        tree,
-        url=None,
-        extensive_search=False,
-        original_date=True,
-        outputformat="%Y-%m-%dT%H:%M:%S%z",
-    )
-    return found
+    return document.date or None
 
 
 def _split_tags(values: list[str] | None) -> tuple[str, ...]:
@@ -394,7 +387,7 @@ def choose_text(default: str, precise: str) -> str:
 
 def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Extracted:
     """Main text and metadata of an HTML page (trafilatura; dates from page metadata only,
-    htmldate's guess only when the URL has no date: ``heuristic_page_date``).
+    trafilatura's guess only when the URL has no date: ``guessed_page_date``).
 
     Text: trafilatura (tables kept, comments not), the ``favor_precision`` pass preferred
     when ``precision_pass`` and it kept enough (``choose_text``), then ``clean_text``; if
@@ -406,7 +399,6 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
     page_type = _meta(tree, "og:type")
     language = language_code(tree.get("lang")) or language_code(_meta(tree, "og:locale", "language"))
     meta_date = _published_meta(tree)
-    page_date = meta_date or heuristic_page_date(tree, url)
     document = trafilatura.bare_extraction(
         tree,
         url=url,
@@ -414,6 +406,7 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         include_comments=False,
         include_tables=True,
     )
+    page_date = meta_date or guessed_page_date(document, url)
     text = _bare_text(document)
     if text and precision_pass:
         precise = trafilatura.bare_extraction(

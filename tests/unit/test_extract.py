@@ -15,7 +15,6 @@ from transforms.extract import (
     content_hash,
     date_from_url,
     extract_html,
-    heuristic_page_date,
     is_plausible,
     is_site_name,
     page_title,
@@ -328,12 +327,14 @@ def test_extract_html_keeps_text_with_and_without_precision_pass(precision_pass:
     assert "negotiations between the two delegations" in extracted.text
 
 
-def test_heuristic_page_date_defers_to_a_date_in_the_url() -> None:
+def test_guessed_page_date_defers_to_a_date_in_the_url() -> None:
     page = (
         "<html><head><title>Fact check</title></head><body><article><h1>Fact check</h1>"
-        '<p>The claim was made on <time datetime="2019-10-13">Oct 13</time>.</p></article></body></html>'
+        "<p>The claim that the bridge would close for a year was made by a council member during"
+        " a long meeting about the budget, and it spread quickly on social media afterwards.</p>"
+        '<p>It was made on <time datetime="2019-10-13">Oct 13</time> and has since been'
+        " corrected by the council in a written statement to residents of the district.</p>"
+        "</article></body></html>"
     )
-    assert heuristic_page_date(load_html(page), "https://x.org/2019/nov/18/fact-check/") is None
-    assert parse_datetime(heuristic_page_date(load_html(page), "https://x.org/fact-check/")) == datetime(
-        2019, 10, 13, tzinfo=UTC
-    )
+    assert extract_html(page, "https://x.org/2019/nov/18/fact-check/").published_at is None
+    assert extract_html(page, "https://x.org/fact-check/").published_at == datetime(2019, 10, 13, tzinfo=UTC)
