@@ -22,6 +22,7 @@ from urllib.parse import urlsplit
 import apache_beam as beam
 import trafilatura
 from courlan import extract_domain
+from lxml import etree
 from trafilatura.settings import Document
 from trafilatura.utils import load_html
 
@@ -373,6 +374,21 @@ def _bare_text(document: Any) -> str:
     return (document.text or "").strip() if isinstance(document, Document) else ""
 
 
+def article_element_text(tree: Any, url: str) -> str:
+    """The text of the page's largest ``<article>`` element, extracted on its own.
+
+    The fallback when trafilatura and its baseline find nothing: on pages with broken markup
+    (an unclosed ``<aside>`` or ``<header>`` that swallows the rest of the body) the article
+    ends up inside an element trafilatura removes as boilerplate.
+    """
+    elements = tree.xpath("//article")
+    if not elements:
+        return ""
+    largest = max(elements, key=lambda e: len(e.text_content()))
+    page = "<html><body>" + etree.tostring(largest, encoding="unicode") + "</body></html>"
+    return _bare_text(trafilatura.bare_extraction(page, url=url, include_comments=False, include_tables=True))
+
+
 def choose_text(default: str, precise: str) -> str:
     """trafilatura's ``favor_precision`` text unless it lost too much of the default's.
 
@@ -391,7 +407,8 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
 
     Text: trafilatura (tables kept, comments not), the ``favor_precision`` pass preferred
     when ``precision_pass`` and it kept enough (``choose_text``), then ``clean_text``; if
-    trafilatura finds nothing, its ``baseline`` (all paragraphs).  Title: ``page_title``.
+    trafilatura finds nothing, its ``baseline`` (all paragraphs), then ``article_element_text``.
+    Title: ``page_title``.
     """
     tree = load_html(html)
     if tree is None:
@@ -415,6 +432,8 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         text = choose_text(text, _bare_text(precise))
     if not text:
         _, text, _ = trafilatura.baseline(tree)
+    if not text:
+        text = article_element_text(tree, url)
     if not isinstance(document, Document):
         title = page_title(tree, url, None)
         text = clean_text(text, [title] if title else [])

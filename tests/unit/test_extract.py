@@ -338,3 +338,20 @@ def test_guessed_page_date_defers_to_a_date_in_the_url() -> None:
     )
     assert extract_html(page, "https://x.org/2019/nov/18/fact-check/").published_at is None
     assert extract_html(page, "https://x.org/fact-check/").published_at == datetime(2019, 10, 13, tzinfo=UTC)
+
+
+def test_an_article_swallowed_by_an_unclosed_aside_is_still_extracted() -> None:
+    paragraphs = "".join(
+        f"<p>Paragraph {i} of the report: the harbour authority said the new pier would open to"
+        " ferries in the spring, after two years of work and a long dispute over its cost.</p>"
+        for i in range(6)
+    )
+    page = (
+        "<html><head><title>Pier opens</title></head><body>"
+        '<aside class="Popup"><div><h2>Subscribe</h2>'  # never closed: the rest is inside it
+        f"<header><article><h1>Pier opens</h1>{paragraphs}</article>"
+        "</body></html>"
+    )
+    extracted = extract_html(page, "https://harbour.example/pier-opens")
+    assert extracted.text is not None
+    assert "Paragraph 5 of the report" in extracted.text
