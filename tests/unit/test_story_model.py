@@ -212,12 +212,12 @@ def test_link_score_is_symmetric_bit_for_bit_and_in_unit_interval() -> None:
 
 
 def test_the_seed_pair_scores_above_the_threshold_and_unrelated_pairs_below() -> None:
+    """Unrelated pairs stay below even the sole threshold (an only candidate's)."""
     v = {name: x for name, _, x in vectors(seed_articles())}
-    t = SETTINGS.join_threshold
-    assert sm.link_score(v["toi"], v["firstpost"], SETTINGS) >= t
+    assert sm.link_score(v["toi"], v["firstpost"], SETTINGS) >= SETTINGS.join_threshold
     for a in ("toi", "firstpost"):
         for b in ("putin", "g7"):
-            assert sm.link_score(v[a], v[b], SETTINGS) < t
+            assert sm.link_score(v[a], v[b], SETTINGS) < SETTINGS.sole_join_threshold
 
 
 def test_time_apart_lowers_the_score() -> None:
