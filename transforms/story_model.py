@@ -63,10 +63,10 @@ class StoryModelSettings:
     to join it (None: the threshold the weights file was chosen with). ``sole_threshold``: the
     lower score that suffices when that candidate is the only one reaching it (None: the weights
     file's when ``threshold`` is None too, else ``threshold``, i.e. one threshold for every
-    article); at most the join threshold. ``window_hours``: how far back candidates reach. ``blocking_entities`` / ``blocking_terms``: how many keys of each
-    kind an article is stored and looked up under (``blocking_keys``). ``model_path``: the
-    weights file (None: the one shipped in the package); ``model_version``: if set, the file's
-    ``version`` must equal it.
+    article); at most the join threshold. ``window_hours``: how far back candidates reach.
+    ``blocking_entities`` / ``blocking_terms``: how many keys of each kind an article is stored
+    and looked up under (``blocking_keys``). ``model_path``: the weights file (None: the one
+    shipped in the package); ``model_version``: if set, the file's ``version`` must equal it.
     """
 
     threshold: float | None = None
