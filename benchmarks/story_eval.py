@@ -34,6 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 
@@ -116,18 +117,35 @@ def build_stream(
 # Assignment from pair scores (the rule of story_model.choose_parent, vectorised) and metrics
 
 
-def assign(stream: Stream, scores: np.ndarray, threshold: float) -> list[int]:
-    """Each article's story root (an index) with ``scores`` per pair row: the best earlier
-    candidate (ties: earliest) if its score reaches ``threshold``."""
-    best = [-1.0] * stream.n
+Thresholds = tuple[float, float]  # (join threshold, sole threshold <= join threshold)
+_T = TypeVar("_T", float, Thresholds)
+
+
+def _best_two(stream: Stream, scores: np.ndarray) -> tuple[list[float], list[int], list[float]]:
+    """Per article: its best candidate's score (-1: none), that candidate (ties: the earliest;
+    the article itself: none) and the second-best score (-1: fewer than two candidates)."""
+    best, second = [-1.0] * stream.n, [-1.0] * stream.n
     parent = list(range(stream.n))
     for i, j, s in zip(stream.cand_i.tolist(), stream.cand_j.tolist(), scores.tolist(), strict=True):
         if s > best[i] or (s == best[i] and j < parent[i]):
+            second[i] = best[i]
             best[i] = s
             parent[i] = j
+        elif s > second[i]:
+            second[i] = s
+    return best, parent, second
+
+
+def assign(stream: Stream, scores: np.ndarray, thresholds: float | Thresholds) -> list[int]:
+    """Each article's story root (an index) with ``scores`` per pair row, by the rule of
+    ``story_model.choose_parent``: the best earlier candidate (ties: earliest) if its score
+    reaches the join threshold, or reaches the sole threshold with no other candidate reaching
+    it. One number: the same threshold for both."""
+    join, sole = thresholds if isinstance(thresholds, tuple) else (thresholds, thresholds)
+    best, parent, second = _best_two(stream, scores)
     root = list(range(stream.n))
     for i in range(stream.n):
-        if best[i] >= threshold and parent[i] != i:
+        if parent[i] != i and (best[i] >= join or (best[i] >= sole and second[i] < sole)):
             root[i] = root[parent[i]]  # the parent is earlier: its root is final
     return root
 
@@ -171,12 +189,12 @@ def metrics(story: Sequence[str], group: Sequence[str], pred: Sequence[object]) 
 
 
 def score_streams(
-    streams: Sequence[Stream], scores: Sequence[np.ndarray], threshold: float
+    streams: Sequence[Stream], scores: Sequence[np.ndarray], thresholds: float | Thresholds
 ) -> dict[str, float]:
     """The streams' clusterings pooled (story ids kept apart per stream) and scored."""
     story, group, pred = [], [], []
     for k, (st, sc) in enumerate(zip(streams, scores, strict=True)):
-        roots = assign(st, sc, threshold)
+        roots = assign(st, sc, thresholds)
         story += [f"{k}:{s}" for s in st.story]
         group += [f"{k}:{g}" if g else "" for g in st.group]
         pred += [(k, r) for r in roots]
@@ -300,6 +318,8 @@ def fit(
 
 
 THRESHOLDS = tuple(round(0.05 + 0.025 * k, 3) for k in range(37))  # 0.05 .. 0.95
+# (join, sole) pairs: every sole threshold up to the join threshold; (t, t) is one threshold
+THRESHOLD_PAIRS = tuple((t, s) for t in THRESHOLDS for s in THRESHOLDS if s <= t)
 HN_LIMIT = 0.05
 
 
@@ -312,9 +332,10 @@ def objective(m: Mapping[str, Mapping[str, float]]) -> float:
 
 def cross_validate(
     folds: Mapping[str, Sequence[Stream]], names: Sequence[str], recipe: Recipe
-) -> tuple[dict[float, dict[str, dict[str, float]]], dict[str, list[np.ndarray]]]:
+) -> tuple[dict[Thresholds, dict[str, dict[str, float]]], dict[str, list[np.ndarray]]]:
     """Fold k of every dataset is scored by a model fitted on the other folds of all datasets;
-    returns per threshold the pooled metrics per dataset, and the out-of-fold scores."""
+    returns per ``(join, sole)`` threshold pair the pooled metrics per dataset, and the
+    out-of-fold scores."""
     cols = [names.index(f) for f in recipe.features]
     n_folds = len(next(iter(folds.values())))
     scores: dict[str, list[np.ndarray]] = {ds: [] for ds in folds}
@@ -323,12 +344,13 @@ def cross_validate(
         coef, b = fit(train, names, recipe)
         for ds, parts in folds.items():
             scores[ds].append(predict(parts[k].features[:, cols], coef, b))
-    table = {t: {ds: score_streams(folds[ds], scores[ds], t) for ds in folds} for t in THRESHOLDS}
+    table = {t: {ds: score_streams(folds[ds], scores[ds], t) for ds in folds} for t in THRESHOLD_PAIRS}
     return table, scores
 
 
-def choose_threshold(table: Mapping[float, Mapping[str, Mapping[str, float]]]) -> float:
-    """The threshold with the best ``objective``; ties: the highest (fewest links)."""
+def choose_threshold(table: Mapping[_T, Mapping[str, Mapping[str, float]]]) -> _T:
+    """The threshold (or ``(join, sole)`` pair) with the best ``objective``; ties: the highest
+    (fewest links)."""
     return max(table, key=lambda t: (objective(table[t]), t))
 
 
@@ -367,8 +389,8 @@ SIGNALS: dict[str, tuple[str, ...]] = {
 
 def ablation(
     shipped: ModelWeights, work: Path
-) -> list[tuple[str, dict[str, dict[str, float]], dict[str, dict[str, float]], float]]:
-    """Per signal dropped: (name, dev metrics, held-out metrics, threshold)."""
+) -> list[tuple[str, dict[str, dict[str, float]], dict[str, dict[str, float]], Thresholds]]:
+    """Per signal dropped: (name, dev metrics, held-out metrics, (join, sole) thresholds)."""
     from benchmarks import train_story_model as tm
 
     settings = tm.spec_settings(work)
@@ -379,7 +401,7 @@ def ablation(
         float(shipped.record.get("recipe", {}).get("hard_negative_weight", 1.0)),
     )
     held = {ds: held_out_docs(ds) for ds in sd.DATASETS}
-    out: list[tuple[str, dict[str, dict[str, float]], dict[str, dict[str, float]], float]] = []
+    out: list[tuple[str, dict[str, dict[str, float]], dict[str, dict[str, float]], Thresholds]] = []
     for name, dropped in [("none (shipped recipe)", ()), *SIGNALS.items()]:
         r = replace(recipe, features=tuple(f for f in recipe.features if f not in dropped))
         table, _ = cross_validate(folds, tm.FEATURES, r)
@@ -512,9 +534,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     started = time.perf_counter()
     settings = StoryModelSettings()
     shipped = settings.weights
-    report: dict[str, object] = {"model_version": shipped.version, "threshold": shipped.threshold}
+    report: dict[str, object] = {
+        "model_version": shipped.version,
+        "threshold": shipped.threshold,
+        "sole_threshold": shipped.sole_join_threshold,
+    }
     print(
-        f"story model {shipped.version}: threshold {shipped.threshold}, window {settings.window_hours:g} h, "
+        f"story model {shipped.version}: threshold {shipped.threshold} (sole {shipped.sole_join_threshold}), "
+        f"window {settings.window_hours:g} h, "
         f"blocking {settings.blocking_entities} entities + {settings.blocking_terms} terms"
     )
 
@@ -528,7 +555,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             float(shipped.record.get("recipe", {}).get("hard_negative_weight", 1.0)),
         )
         table, _ = cross_validate(folds, tm.FEATURES, recipe)
-        dev = table[shipped.threshold] if shipped.threshold in table else table[choose_threshold(table)]
+        pair = (shipped.threshold, shipped.sole_join_threshold)
+        dev = table[pair] if pair in table else table[choose_threshold(table)]
         report["dev"] = dev
         report["dev_by_threshold"] = {str(t): m for t, m in table.items()}
         block = {ds: blocking_stats(parts, settings.window_hours) for ds, parts in folds.items()}
@@ -537,10 +565,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(TABLE_HEAD)
         print(table_row("held-out", held))
         print(table_row("dev", dev))
-        print("\ndev by threshold (the trade-off the threshold was chosen on):\n")
+        sole = shipped.sole_join_threshold
+        print(f"\ndev by join threshold, sole threshold {sole} (one threshold: sole = join):\n")
         print(TABLE_HEAD)
         for t in THRESHOLDS[::4]:
-            print(table_row(f"t = {t:.3f}", table[t]))
+            if (t, sole) in table:
+                print(table_row(f"t = {t:.3f}, sole {sole:.3f}", table[(t, sole)]))
+            print(table_row(f"t = {t:.3f}, one threshold", table[(t, t)]))
         for ds, b in block.items():
             print(
                 f"blocking, dev {ds}: {100 * b['pair_recall']:.1f}% of same-story pairs within the window are "
@@ -552,12 +583,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             report["ablation"] = [
                 {"dropped": name, "dev": d, "held_out": h, "threshold": t} for name, d, h, t in rows
             ]
-            print("\nablation (retrained without the signal, threshold re-chosen on dev):\n")
-            print("| signal dropped | threshold | " + TABLE_HEAD.split("| run | ")[1].split("\n")[0])
+            print("\nablation (retrained without the signal, thresholds re-chosen on dev):\n")
+            print("| signal dropped | threshold, sole | " + TABLE_HEAD.split("| run | ")[1].split("\n")[0])
             print("|---|---|---|---|---|---|---|---|---|---|---|---|")
-            for name, d, h, t in rows:
-                print(table_row(f"{name}, dev | {t:.3f}", d))
-                print(table_row(f"{name}, held-out | {t:.3f}", h))
+            for name, d, h, (t, s) in rows:
+                print(table_row(f"{name}, dev | {t:.3f}, {s:.3f}", d))
+                print(table_row(f"{name}, held-out | {t:.3f}, {s:.3f}", h))
     everyone = [p for ds in sd.DATASETS for p in sd.pipeline_docs(ds, verbose=False)]
     cost = vector_cost(everyone, settings)
     report["cost"] = cost

@@ -14,10 +14,11 @@ Method: per dataset and training fold, articles in ``(ts, id)`` order, candidate
 with all ``story_model.pair_features``, label = same story. A logistic regression over the pair
 features is fitted with each dataset weighing the same in total; optionally each article's
 best-scoring wrong candidate under a first fit is weighed more (the second-best-as-negative idea
-of Miranda et al. 2018). The recipe (L2, hard-negative weight) and the join threshold are chosen
-by 3-fold cross-validation on the training parts (``story_eval.objective``: mean of the three
-target metrics minus the ECB+ hard-negative merge rate above 5%); the model written is then
-fitted on all training folds with that recipe. The vector shape, time scales, blocking sizes and
+of Miranda et al. 2018). The recipe (L2, hard-negative weight) and the two thresholds of
+``story_model.choose_parent`` (join, and sole: what an article's only candidate reaching it
+needs) are chosen together by 3-fold cross-validation on the training parts
+(``story_eval.objective``: mean of the three target metrics minus the ECB+ hard-negative merge
+rate above 5%); the model written is then fitted on all training folds with that recipe. The vector shape, time scales, blocking sizes and
 window were chosen the same way, by hand, on the same dev folds (``benchmarks/README.md``).
 """
 
@@ -56,16 +57,17 @@ SHAPE = VectorShape(
     key_max_zipf=4.5,
 )
 TIME_SCALES_HOURS = (24.0, 72.0, 240.0)
-WINDOW_HOURS = 168.0
+WINDOW_HOURS = 336.0
 BLOCKING = (3, 2)  # key entities, key terms
 FEATURES = sm.feature_names(TIME_SCALES_HOURS)
-GRID_L2 = (0.3, 1.0, 3.0)
+GRID_L2 = (0.1, 0.3, 1.0, 3.0)
 GRID_HARD_NEGATIVE = (1.0, 3.0)
 
 
 def spec_settings(work: Path, shape: VectorShape = SHAPE) -> StoryModelSettings:
     """Settings whose weights file has the training shape (coefficients not yet fitted)."""
     spec = ModelWeights("spec", FEATURES, tuple(0.0 for _ in FEATURES), 0.0, 0.5, shape, TIME_SCALES_HOURS)
+    # (its thresholds are not used: the training streams hold every candidate and its features)
     path = work / "spec.json"
     path.write_text(json.dumps(spec.to_json()), encoding="utf-8")
     return StoryModelSettings(
@@ -96,20 +98,24 @@ def training_folds(settings: StoryModelSettings, verbose: bool = True) -> dict[s
 
 def select(
     folds: Mapping[str, Sequence[se.Stream]], recipes: Sequence[se.Recipe]
-) -> tuple[se.Recipe, float, dict[str, dict[str, float]], list[dict[str, object]]]:
-    """The recipe and threshold with the best dev objective (ties: the first recipe)."""
-    best: tuple[float, se.Recipe, float, dict[str, dict[str, float]]] | None = None
+) -> tuple[se.Recipe, se.Thresholds, dict[str, dict[str, float]], list[dict[str, object]]]:
+    """The recipe and (join, sole) thresholds with the best dev objective (ties: the first
+    recipe)."""
+    best: tuple[float, se.Recipe, se.Thresholds, dict[str, dict[str, float]]] | None = None
     tried: list[dict[str, object]] = []
     for recipe in recipes:
         table, _ = se.cross_validate(folds, FEATURES, recipe)
         t = se.choose_threshold(table)
         value = se.objective(table[t])
+        one = se.choose_threshold({k: v for k, v in table.items() if k[0] == k[1]})
         tried.append(
             {
                 "l2": recipe.l2,
                 "hard_negative_weight": recipe.hard_negative_weight,
-                "threshold": t,
+                "threshold": t[0],
+                "sole_threshold": t[1],
                 "objective": value,
+                "one_threshold": {"threshold": one[0], "objective": se.objective(table[one])},
             }
         )
         if best is None or value > best[0]:
@@ -139,12 +145,13 @@ def _git_commit() -> str:
 def train(
     folds: Mapping[str, Sequence[se.Stream]],
     recipe: se.Recipe,
-    threshold: float,
+    thresholds: se.Thresholds,
     record: Mapping[str, object],
     shape: VectorShape = SHAPE,
 ) -> ModelWeights:
     """The model fitted on every training fold with ``recipe``; its version is a hash of its
     content, so the same data and code give the same file."""
+    threshold, sole = thresholds
     coef, intercept = se.fit(folds, FEATURES, recipe)
     used = [(f, float(c)) for f, c in zip(recipe.features, coef, strict=True)]
     draft = ModelWeights(
@@ -155,6 +162,7 @@ def train(
         threshold,
         shape,
         TIME_SCALES_HOURS,
+        sole_threshold=sole,
     )
     content = json.dumps(
         {k: v for k, v in draft.to_json().items() if k not in ("version", "record")}, sort_keys=True
@@ -169,6 +177,7 @@ def train(
         shape,
         TIME_SCALES_HOURS,
         record,
+        sole_threshold=sole,
     )
 
 
@@ -210,14 +219,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = spec_settings(Path(tmp))
         folds = training_folds(settings)
         recipes = [se.Recipe(FEATURES, l2, hn) for l2, hn in itertools.product(GRID_L2, GRID_HARD_NEGATIVE)]
-        recipe, threshold, dev, tried = select(folds, recipes)
+        recipe, thresholds, dev, tried = select(folds, recipes)
         for row in tried:
+            one = row["one_threshold"]
+            assert isinstance(one, dict)
             print(
                 f"  l2 {row['l2']:<4} hard-negative weight {row['hard_negative_weight']:<4} "
-                f"threshold {row['threshold']:.3f} objective {row['objective']:.4f}"
+                f"threshold {row['threshold']:.3f} sole {row['sole_threshold']:.3f} objective {row['objective']:.4f} "
+                f"(one threshold: {one['threshold']:.3f}, {one['objective']:.4f})"
             )
         print(
-            f"chosen: l2 {recipe.l2}, hard-negative weight {recipe.hard_negative_weight}, threshold {threshold}"
+            f"chosen: l2 {recipe.l2}, hard-negative weight {recipe.hard_negative_weight}, "
+            f"threshold {thresholds[0]}, sole threshold {thresholds[1]}"
         )
         for ds, m in dev.items():
             print(f"  dev {ds}: {se.fmt(m)}")
@@ -236,7 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "grid": tried,
             "dev_cross_validated": dev,
         }
-        weights = train(folds, recipe, threshold, record)
+        weights = train(folds, recipe, thresholds, record)
     text = json.dumps(weights.to_json(), indent=1) + "\n"
     if args.dry_run:
         print(text)

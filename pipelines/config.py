@@ -202,6 +202,13 @@ class StoriesConfig(_Strict):
         description="link score an article's best earlier match needs to join its story "
         "(null: the threshold the shipped model was chosen with)",
     )
+    sole_threshold: float | None = Field(
+        default=_MODEL.sole_threshold,
+        ge=0,
+        le=1,
+        description="link score that suffices when the match is the article's only one reaching it "
+        "(null: the shipped model's if threshold is null too, else threshold)",
+    )
     window_hours: float = Field(
         default=_MODEL.window_hours, gt=0, description="how far back a story is joined"
     )
@@ -224,6 +231,12 @@ class StoriesConfig(_Strict):
     def _some_blocking(self) -> StoriesConfig:
         if self.blocking_entities + self.blocking_terms == 0:
             raise ValueError("blocking_entities + blocking_terms must be at least 1")
+        if (
+            self.threshold is not None
+            and self.sole_threshold is not None
+            and self.sole_threshold > self.threshold
+        ):
+            raise ValueError("sole_threshold must not exceed threshold")
         return self
 
 

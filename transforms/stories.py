@@ -13,11 +13,12 @@ model (article vectors, blocking keys, the learned link score, the join decision
   article with no blocking key starts its own story.
 * **Probe blocking keys.**  Two articles sharing a blocking key, seen within the model's
   ``window_hours`` of each other, are scored (``link_score``) in the first blocking key they
-  share only; a score reaching the join threshold is a link from the later article to the
-  earlier one.
+  share only; a score reaching the model's sole threshold (``sole_join_threshold``, at most the
+  join threshold) is a link from the later article to the earlier one.
 * **Decide stories.**  ``choose_parent`` of the article's links: ``story_id`` = its parent (the
-  best-scoring earlier article) and ``story_score`` = the score; with no link the article starts
-  a story (``story_id`` = its own id, no score).
+  best-scoring earlier article, if it reaches the join threshold or is the article's only link)
+  and ``story_score`` = the score; with no parent the article starts a story (``story_id`` = its
+  own id, no score).
 
 The story of an article is the *root* of its parent chain: the ``articles`` view and ``newsbeam
 compact`` follow ``story_id`` to the root (``pipelines/sql/views.sql``), so raw rows name the
@@ -81,7 +82,8 @@ def _keys(payload: bytes, settings: StoryModelSettings) -> frozenset[str]:
 
 
 class StoryComparison:
-    """``keyed.Comparison`` for blocking keys: a link when the score reaches the join threshold."""
+    """``keyed.Comparison`` for blocking keys: a link when the score reaches the sole threshold
+    (every score ``choose_parent`` may use)."""
 
     def __init__(self, settings: StorySettings) -> None:
         self.settings = settings
@@ -98,13 +100,14 @@ class StoryComparison:
         if earlier.tag.decode() != min(shared, default=""):
             return None  # scored in the first blocking key the two share
         score = link_score(_vector(later.payload), _vector(earlier.payload), model)
-        if score < model.join_threshold:
+        if score < model.sole_join_threshold:
             return None
         return Edge(LINK, earlier.article_id, earlier.ts, score)
 
 
 def parent_link(edges: Sequence[Edge], settings: StorySettings) -> Edge | None:
-    """The parent link (``choose_parent``): the best score, then the earliest ``(ts, article_id)``."""
+    """The parent link (``choose_parent``): the best score, then the earliest ``(ts, article_id)``,
+    if it reaches the join threshold or is the only link."""
     parent, _ = choose_parent([(e.other_id, e.other_ts, e.score) for e in edges], settings.model)
     return next(
         (e for e in sorted(edges, key=lambda e: (-e.score, e.other_ts)) if e.other_id == parent), None

@@ -14,9 +14,10 @@ in pairs and decides once per article, with no mutable story state:
    (``story_model.json``, written by ``benchmarks/train_story_model.py``; the file records the
    data, split and command that trained it).
 4. ``choose_parent(candidates)``: from the scores of an article's *earlier* candidates, its
-   parent (the best-scoring one) if the score reaches the threshold, else ``None`` (it starts a
-   story). ``reference_assign`` is the pure reference of the whole stage and ``story_roots``
-   resolves parent chains into story ids.
+   parent (the best-scoring one) if the score reaches the join threshold, or if it is the only
+   candidate reaching the lower *sole* threshold; else ``None`` (it starts a story).
+   ``reference_assign`` is the pure reference of the whole stage and ``story_roots`` resolves
+   parent chains into story ids.
 
 Invariants: vectors, keys, scores and decisions are deterministic functions of their inputs.
 """
@@ -59,15 +60,18 @@ class StoryModelSettings:
     """What the story model does at run time.
 
     ``threshold``: the link score an article's best earlier candidate must reach for the article
-    to join it (None: the threshold the weights file was chosen with). ``window_hours``: how far
-    back candidates reach. ``blocking_entities`` / ``blocking_terms``: how many keys of each
-    kind an article is stored and looked up under (``blocking_keys``). ``model_path``: the
-    weights file (None: the one shipped in the package); ``model_version``: if set, the file's
-    ``version`` must equal it.
+    to join it (None: the threshold the weights file was chosen with). ``sole_threshold``: the
+    lower score that suffices when that candidate is the only one reaching it (None: the weights
+    file's when ``threshold`` is None too, else ``threshold``, i.e. one threshold for every
+    article); at most the join threshold. ``window_hours``: how far back candidates reach.
+    ``blocking_entities`` / ``blocking_terms``: how many keys of each kind an article is stored
+    and looked up under (``blocking_keys``). ``model_path``: the weights file (None: the one
+    shipped in the package); ``model_version``: if set, the file's ``version`` must equal it.
     """
 
     threshold: float | None = None
-    window_hours: float = 168.0
+    sole_threshold: float | None = None
+    window_hours: float = 336.0
     blocking_entities: int = 3
     blocking_terms: int = 2
     model_path: str | None = None
@@ -76,6 +80,14 @@ class StoryModelSettings:
     def __post_init__(self) -> None:
         if self.threshold is not None and not 0 <= self.threshold <= 1:
             raise ValueError(f"threshold must be in [0, 1] (or None: the model's), not {self.threshold}")
+        if self.sole_threshold is not None and not 0 <= self.sole_threshold <= 1:
+            raise ValueError(f"sole_threshold must be in [0, 1] (or None), not {self.sole_threshold}")
+        if (
+            self.threshold is not None
+            and self.sole_threshold is not None
+            and self.sole_threshold > self.threshold
+        ):
+            raise ValueError("sole_threshold must not exceed threshold")
         if not self.window_hours > 0:
             raise ValueError(f"window_hours must be positive, not {self.window_hours}")
         for name in ("blocking_entities", "blocking_terms"):
@@ -91,12 +103,25 @@ class StoryModelSettings:
 
     @property
     def join_threshold(self) -> float:
+        """The score an article's best candidate must reach to be its parent."""
         return self.weights.threshold if self.threshold is None else self.threshold
+
+    @property
+    def sole_join_threshold(self) -> float:
+        """The score that suffices for an article's only candidate reaching it; the lowest
+        score of a link the stage passes on to the decision."""
+        if self.sole_threshold is not None:
+            return min(self.sole_threshold, self.join_threshold)
+        if self.threshold is not None:
+            return self.threshold
+        return min(self.weights.sole_join_threshold, self.join_threshold)
 
 
 @dataclass(frozen=True)
 class ModelWeights:
-    """A trained pair model: logistic regression over ``features`` (see ``pair_features``)."""
+    """A trained pair model: logistic regression over ``features`` (see ``pair_features``), and
+    the two thresholds of ``choose_parent`` it was chosen with (``sole_threshold`` <=
+    ``threshold``; a file without ``sole_threshold`` has one threshold for every article)."""
 
     version: str
     features: tuple[str, ...]
@@ -106,6 +131,7 @@ class ModelWeights:
     shape: VectorShape
     time_scales_hours: tuple[float, ...]
     record: Mapping[str, Any] = field(default_factory=dict, compare=False, hash=False)
+    sole_threshold: float | None = None
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.features) - set(feature_names(self.time_scales_hours)))
@@ -115,6 +141,13 @@ class ModelWeights:
             raise ValueError("the story model has not one coefficient per feature")
         if not 0 <= self.threshold <= 1:
             raise ValueError("the story model's threshold must be in [0, 1]")
+        if self.sole_threshold is not None and not 0 <= self.sole_threshold <= self.threshold:
+            raise ValueError("the story model's sole_threshold must be in [0, threshold]")
+
+    @property
+    def sole_join_threshold(self) -> float:
+        """``sole_threshold``, or ``threshold`` when the model has none."""
+        return self.threshold if self.sole_threshold is None else self.sole_threshold
 
     @cached_property
     def dense(self) -> tuple[float, ...]:
@@ -135,6 +168,7 @@ class ModelWeights:
             shape=VectorShape(**data["shape"]),
             time_scales_hours=tuple(float(s) for s in data["time_scales_hours"]),
             record=data.get("record", {}),
+            sole_threshold=float(data["sole_threshold"]) if "sole_threshold" in data else None,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -145,6 +179,7 @@ class ModelWeights:
             "coefficients": [round(c, 6) for c in self.coefficients],
             "intercept": round(self.intercept, 6),
             "threshold": round(self.threshold, 4),
+            "sole_threshold": round(self.sole_join_threshold, 4),
             "shape": vars(self.shape),
             "time_scales_hours": list(self.time_scales_hours),
             "record": dict(self.record),
@@ -284,14 +319,24 @@ def choose_parent(
     """``(member_id, member_ts, score)`` of an article's earlier candidates -> ``(parent, score)``.
 
     The parent is the best-scoring candidate (ties: the earliest ``(ts, id)``) when its score
-    reaches the threshold; otherwise ``(None, best score)`` and the article starts a story. No
-    candidates: ``(None, 0.0)``. The result does not depend on the order of ``candidates``.
+    reaches the join threshold, or when it is the only candidate whose score reaches the sole
+    threshold (an article with one plausible earlier match joins it on less evidence than one
+    with several, whose best match may belong to another story of the same topic); otherwise
+    ``(None, best score)`` and the article starts a story. No candidates: ``(None, 0.0)``.
+    Candidates below the sole threshold change nothing, so the decision is the same on the
+    links the stage passes on (scores from ``sole_join_threshold`` up). The result does not
+    depend on the order of ``candidates``.
     """
     settings = settings or StoryModelSettings()
     if not candidates:
         return None, 0.0
     member, _, score = min(candidates, key=lambda c: (-c[2], c[1], c[0]))
-    return (member if score >= settings.join_threshold else None), score
+    if score >= settings.join_threshold:
+        return member, score
+    sole = settings.sole_join_threshold
+    if score >= sole and sum(1 for c in candidates if c[2] >= sole) == 1:
+        return member, score
+    return None, score
 
 
 def reference_assign(

@@ -87,3 +87,10 @@ def test_extraction_precision_pass_is_on_by_default_and_can_be_turned_off() -> N
     assert not parse_config({"extract": {"precision_pass": False}}).extract_settings().precision_pass
     with pytest.raises(ConfigError, match="precision_pass"):
         parse_config({"extract": {"precision_pass": "sometimes"}})
+
+
+def test_story_thresholds_reach_the_model_settings() -> None:
+    model = parse_config({"stories": {"threshold": 0.7, "sole_threshold": 0.3}}).story_settings().model
+    assert (model.join_threshold, model.sole_join_threshold) == (0.7, 0.3)
+    with pytest.raises(ConfigError, match="sole_threshold must not exceed"):
+        parse_config({"stories": {"threshold": 0.3, "sole_threshold": 0.7}})

@@ -81,6 +81,20 @@ def test_a_link_needs_the_join_threshold() -> None:
     assert StoryComparison(SETTINGS).compare("s:0", stored(first, key), stored(second, key)) is not None
 
 
+def test_links_from_the_sole_threshold_up_reach_the_decision() -> None:
+    """The probe passes on every score the decision may use: an only link at the sole
+    threshold makes a parent, two such links do not."""
+    first, second = rewrite("a", 0), rewrite("b", 2)
+    key = shared_keys(first, second)[0]
+    model = SETTINGS.model
+    score = link_score(story_vector(second, model), story_vector(first, model), model)
+    sole = StorySettings(StoryModelSettings(threshold=1.0, sole_threshold=score))
+    edge = StoryComparison(sole).compare("s:0", stored(first, key), stored(second, key))
+    assert edge is not None and edge.score == score
+    assert parent_link([edge], sole) == edge
+    assert parent_link([edge, Edge(LINK, "z", 0, score)], sole) is None
+
+
 def test_the_parent_is_the_best_link_ties_to_the_earliest() -> None:
     a = Edge(LINK, "a", 1, 0.9)
     b = Edge(LINK, "b", 2, 0.95)

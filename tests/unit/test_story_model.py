@@ -56,6 +56,8 @@ def vectors(articles: dict[str, Article]) -> list[tuple[str, float, StoryVector]
     [
         ({"threshold": 1.5}, "threshold"),
         ({"threshold": -0.1}, "threshold"),
+        ({"sole_threshold": 1.5}, "sole_threshold"),
+        ({"threshold": 0.5, "sole_threshold": 0.6}, "sole_threshold must not exceed"),
         ({"window_hours": 0}, "window_hours"),
         ({"blocking_entities": -1}, "blocking_entities"),
         ({"blocking_terms": sv.MAX_KEYS + 1}, "blocking_terms"),
@@ -73,6 +75,12 @@ def test_the_packaged_weights_load_and_record_how_they_were_trained() -> None:
     assert 0 < weights.threshold < 1
     assert SETTINGS.join_threshold == weights.threshold
     assert StoryModelSettings(threshold=0.3).join_threshold == 0.3
+    assert 0 < weights.sole_join_threshold <= weights.threshold
+    assert SETTINGS.sole_join_threshold == weights.sole_join_threshold
+    # a threshold given alone is the only one; the sole threshold never exceeds the join threshold
+    assert StoryModelSettings(threshold=0.3).sole_join_threshold == 0.3
+    assert StoryModelSettings(threshold=0.6, sole_threshold=0.2).sole_join_threshold == 0.2
+    assert StoryModelSettings(sole_threshold=1.0).sole_join_threshold == weights.threshold
     record = weights.record
     assert record["trained_by"] == "python -m benchmarks.train_story_model"
     assert set(record["data"]) >= {"ecbplus", "gva", "entities"}
@@ -204,12 +212,12 @@ def test_link_score_is_symmetric_bit_for_bit_and_in_unit_interval() -> None:
 
 
 def test_the_seed_pair_scores_above_the_threshold_and_unrelated_pairs_below() -> None:
+    """Unrelated pairs stay below even the sole threshold (an only candidate's)."""
     v = {name: x for name, _, x in vectors(seed_articles())}
-    t = SETTINGS.join_threshold
-    assert sm.link_score(v["toi"], v["firstpost"], SETTINGS) >= t
+    assert sm.link_score(v["toi"], v["firstpost"], SETTINGS) >= SETTINGS.join_threshold
     for a in ("toi", "firstpost"):
         for b in ("putin", "g7"):
-            assert sm.link_score(v[a], v[b], SETTINGS) < t
+            assert sm.link_score(v[a], v[b], SETTINGS) < SETTINGS.sole_join_threshold
 
 
 def test_time_apart_lowers_the_score() -> None:
@@ -231,6 +239,17 @@ def test_choose_parent_takes_the_best_candidate_when_it_reaches_the_threshold() 
     assert sm.choose_parent([], s) == (None, 0.0)
     assert sm.choose_parent([("a", 1.0, 0.4), ("b", 2.0, 0.49)], s) == (None, 0.49)
     assert sm.choose_parent([("a", 1.0, 0.4), ("b", 2.0, 0.7), ("c", 3.0, 0.6)], s) == ("b", 0.7)
+
+
+def test_choose_parent_takes_an_only_candidate_at_the_sole_threshold() -> None:
+    s = StoryModelSettings(threshold=0.8, sole_threshold=0.3)
+    assert sm.choose_parent([("a", 1.0, 0.35)], s) == ("a", 0.35)
+    assert sm.choose_parent([("a", 1.0, 0.25)], s) == (None, 0.25)
+    # candidates below the sole threshold do not count; two above it need the join threshold
+    assert sm.choose_parent([("a", 1.0, 0.35), ("b", 2.0, 0.1)], s) == ("a", 0.35)
+    assert sm.choose_parent([("a", 1.0, 0.35), ("b", 2.0, 0.5)], s) == (None, 0.5)
+    assert sm.choose_parent([("a", 1.0, 0.35), ("b", 2.0, 0.85)], s) == ("b", 0.85)
+    assert sm.choose_parent([("a", 1.0, 0.4), ("b", 2.0, 0.4)], s) == (None, 0.4)
 
 
 def test_choose_parent_ties_go_to_the_earliest_whatever_the_order() -> None:
