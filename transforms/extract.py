@@ -114,19 +114,23 @@ def is_plausible(when: datetime, now: datetime) -> bool:
 
 
 def resolve_published(
-    feed: datetime | None, page: datetime | None, url: str, now: datetime
+    feed: datetime | None,
+    page: datetime | None,
+    url: str,
+    now: datetime,
+    guess: datetime | None = None,
 ) -> tuple[datetime | None, str, list[str]]:
     """The best plausible publication time and where it came from.
 
-    Order of trust: the feed's timestamp, the page's metadata, a date in the URL.  Returns
-    ``(published_at, date_source, rejected)`` where ``rejected`` names the implausible
-    candidates that were skipped.
+    Order of trust: the feed's timestamp, the page's metadata, a date in the URL, a date found
+    in the page's text (``guess``).  Returns ``(published_at, date_source, rejected)`` where
+    ``rejected`` names the implausible candidates that were skipped.
     """
     rejected: list[str] = []
     in_url = date_from_url(url)
     if page is not None and page == in_url:
         page = None  # a bare date equal to the URL's was most likely read from a URL in the page
-    for source, candidate in (("feed", feed), ("page", page), ("url", in_url)):
+    for source, candidate in (("feed", feed), ("page", page), ("url", in_url), ("guess", guess)):
         if candidate is None:
             continue
         if is_plausible(candidate, now):
@@ -171,20 +175,6 @@ def _published_meta(tree: Any) -> str | None:
         if match and parse_datetime(match.group(1)):
             return match.group(1)
     return None
-
-
-def guessed_page_date(document: Any, url: str) -> str | None:
-    """trafilatura's date for the page (htmldate's extensive search, original date), only for
-    URLs without a date.
-
-    It is computed by the same ``bare_extraction`` call that gives the text, so it costs
-    nothing more.  Without structured metadata htmldate scans the page and can pick any date
-    in it (a quoted statement's, a sidebar's); a date in the URL path is better evidence, and
-    ``resolve_published`` falls back to it.
-    """
-    if date_from_url(url) is not None or not isinstance(document, Document):
-        return None
-    return document.date or None
 
 
 def _split_tags(values: list[str] | None) -> tuple[str, ...]:
@@ -402,8 +392,9 @@ def choose_text(default: str, precise: str) -> str:
 
 
 def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Extracted:
-    """Main text and metadata of an HTML page (trafilatura; dates from page metadata only,
-    trafilatura's guess only when the URL has no date: ``guessed_page_date``).
+    """Main text and metadata of an HTML page (trafilatura; the publication time from the
+    page's metadata, and apart from it the date trafilatura finds in the page: htmldate's
+    extensive search, original date, computed by the same ``bare_extraction`` call).
 
     Text: trafilatura (tables kept, comments not), the ``favor_precision`` pass preferred
     when ``precision_pass`` and it kept enough (``choose_text``), then ``clean_text``; if
@@ -423,7 +414,6 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         include_comments=False,
         include_tables=True,
     )
-    page_date = meta_date or guessed_page_date(document, url)
     text = _bare_text(document)
     if text and precision_pass:
         precise = trafilatura.bare_extraction(
@@ -442,7 +432,7 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
             text=text or None,
             page_type=page_type,
             language=language,
-            published_at=parse_datetime(page_date),
+            published_at=parse_datetime(meta_date),
             evidence=tuple(pagetype.page_evidence(tree, url, text, meta_date is not None).items()),
         )
     title = page_title(tree, url, document.title or None)
@@ -456,7 +446,8 @@ def extract_html(html: bytes | str, url: str, precision_pass: bool = True) -> Ex
         tags=_split_tags((document.tags or []) + (document.categories or [])),
         language=language,
         canonical_url=document.url or None,
-        published_at=parse_datetime(page_date),
+        published_at=parse_datetime(meta_date),
+        guessed_at=parse_datetime(document.date),
         page_type=page_type,
         evidence=tuple(pagetype.page_evidence(tree, url, text, meta_date is not None).items()),
     )
@@ -533,7 +524,7 @@ def build_article(
             except InvalidUrl:
                 continue
     published, source, rejected = resolve_published(
-        entry.published_at, extracted.published_at, canonical, now
+        entry.published_at, extracted.published_at, canonical, now, extracted.guessed_at
     )
     article = Article(
         article_id=url_id(canonical),

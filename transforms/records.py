@@ -64,7 +64,8 @@ class Extracted:
     tags: tuple[str, ...] = ()
     language: str | None = None
     canonical_url: str | None = None
-    published_at: datetime | None = None
+    published_at: datetime | None = None  # from the page's metadata
+    guessed_at: datetime | None = None  # a date found in the page's text (weaker evidence)
     page_type: str | None = None
     # named signals for the article decision (``transforms.pagetype``); empty when no page was read
     evidence: tuple[tuple[str, float], ...] = ()

@@ -327,7 +327,7 @@ def test_extract_html_keeps_text_with_and_without_precision_pass(precision_pass:
     assert "negotiations between the two delegations" in extracted.text
 
 
-def test_guessed_page_date_defers_to_a_date_in_the_url() -> None:
+def test_a_date_found_in_the_text_comes_after_the_url_and_is_recorded_as_a_guess() -> None:
     page = (
         "<html><head><title>Fact check</title></head><body><article><h1>Fact check</h1>"
         "<p>The claim that the bridge would close for a year was made by a council member during"
@@ -336,8 +336,15 @@ def test_guessed_page_date_defers_to_a_date_in_the_url() -> None:
         " corrected by the council in a written statement to residents of the district.</p>"
         "</article></body></html>"
     )
-    assert extract_html(page, "https://x.org/2019/nov/18/fact-check/").published_at is None
-    assert extract_html(page, "https://x.org/fact-check/").published_at == datetime(2019, 10, 13, tzinfo=UTC)
+    extracted = extract_html(page, "https://x.org/fact-check/")
+    assert extracted.published_at is None
+    assert extracted.guessed_at == datetime(2019, 10, 13, tzinfo=UTC)
+    guessed = extracted.guessed_at
+    assert resolve_published(None, None, "https://x.org/fact-check/", NOW, guessed) == (guessed, "guess", [])
+    in_url = datetime(2019, 11, 18, tzinfo=UTC)
+    assert resolve_published(None, None, "https://x.org/2019/nov/18/c/", NOW, guessed) == (in_url, "url", [])
+    page_time = datetime(2019, 11, 17, 9, tzinfo=UTC)
+    assert resolve_published(None, page_time, "https://x.org/c/", NOW, guessed) == (page_time, "page", [])
 
 
 def test_an_article_swallowed_by_an_unclosed_aside_is_still_extracted() -> None:
