@@ -18,8 +18,9 @@ of Miranda et al. 2018). The recipe (L2, hard-negative weight) and the two thres
 ``story_model.choose_parent`` (join, and sole: what an article's only candidate reaching it
 needs) are chosen together by 3-fold cross-validation on the training parts
 (``story_eval.objective``: mean of the three target metrics minus the ECB+ hard-negative merge
-rate above 5%); the model written is then fitted on all training folds with that recipe. The vector shape, time scales, blocking sizes and
-window were chosen the same way, by hand, on the same dev folds (``benchmarks/README.md``).
+rate above 5%); the model written is then fitted on all training folds with that recipe. The
+vector shape, time scales, blocking sizes and window were chosen the same way, by hand, on the
+same dev folds (``benchmarks/README.md``).
 """
 
 from __future__ import annotations
