@@ -127,10 +127,7 @@ def resolve_published(
     ``rejected`` names the implausible candidates that were skipped.
     """
     rejected: list[str] = []
-    in_url = date_from_url(url)
-    if page is not None and page == in_url:
-        page = None  # a bare date equal to the URL's was most likely read from a URL in the page
-    for source, candidate in (("feed", feed), ("page", page), ("url", in_url), ("guess", guess)):
+    for source, candidate in (("feed", feed), ("page", page), ("url", date_from_url(url)), ("guess", guess)):
         if candidate is None:
             continue
         if is_plausible(candidate, now):
