@@ -52,6 +52,12 @@ _TITLE_PREFIX = re.compile(
 _BARE_LINE = re.compile(
     r"\s*(?:https?://\S+|\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?)\s*"
 )
+# a teaser for another article inside the text: "Read more: <its headline>", "Related: …" (a
+# headline, so no sentence's closing stop)
+_TEASER_LINE = re.compile(
+    r"\s*(?:read (?:more|also)|also read|related(?: stories| articles)?|see also|more on this)\s*[:|\u2013\u2014-]\s*\S.{0,200}(?<![.!?])\s*",
+    re.IGNORECASE,
+)
 MIN_TITLE_OVERLAP = 0.5  # share of the longer title's words that an h1 must share with the metadata title
 VISIBLE_TITLE_OVERLAP = 0.2  # the same for the first h1 when no h1 reaches MIN_TITLE_OVERLAP
 PRECISION_KEEP = 0.5  # keep trafilatura's favor_precision text if it is at least this share of the default
@@ -308,9 +314,14 @@ def _unescape(text: str) -> str:
 
 
 def clean_text(text: str, titles: Collection[str]) -> str:
-    """The main text without lines that repeat the headline and without bare URL/timestamp lines."""
+    """The main text without lines that repeat the headline, bare URL/timestamp lines and
+    teasers for other articles ("Read more: …", "Related: …")."""
     folded = {_fold(title) for title in titles if title}
-    kept = [line for line in text.split("\n") if _fold(line) not in folded and not _BARE_LINE.fullmatch(line)]
+    kept = [
+        line
+        for line in text.split("\n")
+        if _fold(line) not in folded and not _BARE_LINE.fullmatch(line) and not _TEASER_LINE.fullmatch(line)
+    ]
     return "\n".join(kept).strip()
 
 

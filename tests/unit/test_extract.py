@@ -295,6 +295,14 @@ def test_page_title_reads_h1_og_title_and_site_name() -> None:
     assert page_title(load_html(no_h1), "https://star.example/a", None) == "Roads shut by snow"
 
 
+def test_clean_text_drops_teasers_for_other_articles() -> None:
+    text = "The pier opened.\nRead more: Storm closes the harbour\nRELATED - Ferry fares rise\nEnd."
+    assert clean_text(text, []) == "The pier opened.\nEnd."
+    # a sentence that only mentions such words stays
+    kept = "Related: the council said more work is needed.\nShe said: read more books."
+    assert clean_text(kept, []) == kept
+
+
 def test_clean_text_drops_headline_and_bare_url_or_timestamp_lines() -> None:
     text = "Snow closes roads\nThe roads closed.\nhttps://x.org/a\n2019-11-19T08:57:40+01:00\nSnow closes roads\nEnd."
     assert clean_text(text, ["Snow closes roads"]) == "The roads closed.\nEnd."
