@@ -27,6 +27,7 @@ parent and queries see the root.  ``reference_links`` is the stage as a plain lo
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import defaultdict
 from collections.abc import Iterator, Sequence
@@ -67,8 +68,12 @@ class StorySettings:
 
 
 def stage_key(blocking_key: str, key_bits: int) -> str:
-    """The stage key a blocking key is hashed into."""
-    return f"s:{keyed.shard(blocking_key.encode(), key_bits):x}" if key_bits else "s:0"
+    """The stage key a blocking key is hashed into: blocking keys spread evenly over the
+    ``2**key_bits`` stage keys (``keyed.shard`` reads a fine key's last bytes, which in a
+    blocking key's text are a few hex digits, so the text is hashed first)."""
+    if not key_bits:
+        return "s:0"
+    return f"s:{keyed.shard(hashlib.blake2b(blocking_key.encode(), digest_size=8).digest(), key_bits):x}"
 
 
 @lru_cache(maxsize=1 << 14)  # pure functions of the stored bytes: memos, not state

@@ -120,3 +120,11 @@ def test_settings_are_checked() -> None:
         StorySettings(allowed_lateness_hours=-1)
     with pytest.raises(ValueError, match="key_bits"):
         replace(SETTINGS, key_bits=40)
+
+
+def test_blocking_keys_spread_over_the_stage_keys() -> None:
+    # blocking keys are "e"/"t" + 8 hex digits; 2,000 of them must fill most of 2**12 stage keys
+    # (hashing their text's last bytes directly gave at most 256 stage keys)
+    keys = {stage_key(f"{kind}{i * 2654435761 % 2**32:08x}", 12) for i in range(1000) for kind in "et"}
+    assert len(keys) > 0.35 * 4096
+    assert stage_key("e0000abcd", 0) == "s:0"
