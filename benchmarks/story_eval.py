@@ -3,6 +3,7 @@
     .venv/bin/python -m benchmarks.story_eval                 # dev (cross-validated) and held-out
     .venv/bin/python -m benchmarks.story_eval --ablation      # + each signal dropped in turn
     .venv/bin/python -m benchmarks.story_eval --speed         # + the speed curve (1k/10k/100k)
+    .venv/bin/python -m benchmarks.story_eval --diagnose      # + dev: recall losses, blocking bound
 
 Data, splits and the pipeline's view of the articles: ``benchmarks/story_data.py``. The model
 scored is the shipped ``transforms/story_model.json`` (trained by
@@ -17,6 +18,10 @@ scored is the shipped ``transforms/story_model.json`` (trained by
   folds pooled. This is what settings were chosen on.
 - *ablation*: the same dev and held-out runs with a model retrained without one signal (its
   threshold re-chosen on dev as the training script does).
+- *diagnosis* (dev only): for each article whose story has an earlier article, whether it joined
+  it, or why not (out of the window, not a blocking candidate, below the thresholds); and the dev
+  metrics of other blocking keys, up to every pair within the window, scored by the same fold
+  models: what better blocking alone could give.
 
 Scores: pairwise precision/recall/F1 over article pairs, B-cubed F1, and for ECB+ the share of
 hard-negative pairs (same topic, other sub-event) put in one story.
@@ -421,51 +426,59 @@ def ablation(
 def speed_curve(
     docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings, sizes: Sequence[int], probes: int
 ) -> list[dict[str, float]]:
-    """The story model's CPU per article as the keyed stage spends it, against ``N`` stored
-    articles: the arrival's vector and keys, then for every stored entry under its keys within
-    the window, decoding the entry (``StoryVector.from_bytes``) and ``link_score``, then
-    ``choose_parent``. Each pair is scored once (in the first key both share). The stored
-    articles are the real articles of both sets, repeated with fresh ids to reach ``N`` and
-    spread over the window (a topic-concentrated, so pessimistic, background: GVA is all
-    shootings); probes are real articles too."""
-    base = [(sm.story_vector(p.article, settings), p.article) for p in docs]
-    encoded = [(v.to_bytes(), sm.blocking_keys(v, settings)) for v, _ in base]
-    window_s = settings.window_hours * 3600
-    now = 1.8e9
+    """The story stage's CPU per arriving article against ``N`` stored articles, run with the
+    stage's own code: the arrival's vector, keys and entries (``stories.stage_key``); for each of
+    its keys, reading the stage key's bag as the runner hands it over (every entry decoded by
+    ``keyed.STORED_CODER``, entries of other blocking keys in the same stage key included) and
+    ``keyed.probe`` with ``stories.StoryComparison`` (its memo of decoded vectors, the first
+    shared key, ``link_score``); then ``stories.parent_link``. Runner overhead (bundles, state
+    writes, the decision's timer) is not counted. The stored articles are the real articles of
+    both sets, repeated with fresh ids to reach ``N`` and spread over the window (a
+    topic-concentrated, so pessimistic, background: GVA is all shootings, and every probe finds
+    its own copies); probes are real articles too."""
+    from transforms import keyed, stories
+
+    stage = stories.StorySettings(model=settings)
+    comparison = stories.StoryComparison(stage)
+    base = [sm.story_vector(p.article, settings) for p in docs]
+    encoded = [(v.to_bytes(), sm.blocking_keys(v, settings)) for v in base]
+    window_us = round(settings.window_hours * 3600 * 1e6)
+    now = 1_800_000_000 * 1_000_000
+    step = max(1, len(base) // probes)
+    picked = [docs[k].article for k in range(0, len(base), step)][:probes]
     out = []
     for n in sizes:
-        by_key: dict[str, list[tuple[str, float, bytes]]] = defaultdict(list)
+        stories._vector.cache_clear()
+        stories._keys.cache_clear()
+        bags: dict[str, list[bytes]] = defaultdict(list)
         for k in range(n):
             data, keys = encoded[k % len(encoded)]
-            ts = now - window_s * (k + 0.5) / n
+            ts = now - round(window_us * (k + 0.5) / n)
             for key in keys:
-                by_key[key].append((f"s{k}", ts, data))
-        step = max(1, len(base) // probes)
-        picked = [base[k][1] for k in range(0, len(base), step)][:probes]
-        candidates = 0
+                bags[stories.stage_key(key, stage.key_bits)].append(
+                    keyed.STORED_CODER.encode((f"s{k}", ts, key.encode(), data))
+                )
+        read = links = 0
         started = time.process_time()
         for article in picked:
-            v = sm.story_vector(article, settings)
-            v = replace(v, ts=now)  # arrives after every stored article
-            keys = sm.blocking_keys(v, settings)
-            scored: list[tuple[str, float, float]] = []
-            seen: set[str] = set()
-            for key in keys:
-                for member_id, member_ts, data in by_key.get(key, ()):
-                    if member_id in seen or now - member_ts > window_s:
-                        continue
-                    seen.add(member_id)
-                    scored.append(
-                        (member_id, member_ts, sm.link_score(v, StoryVector.from_bytes(data), settings))
-                    )
-            candidates += len(scored)
-            sm.choose_parent(scored, settings)
+            v = replace(sm.story_vector(article, settings), ts=now / 1e6)  # after every stored article
+            payload = v.to_bytes()
+            edges = []
+            for key in sm.blocking_keys(v, settings):
+                arrival = keyed.Stored(article.article_id, now, key.encode(), payload)
+                rows = bags.get(stories.stage_key(key, stage.key_bits), ())
+                stored = [keyed.Stored(*keyed.STORED_CODER.decode(row)) for row in rows]
+                read += len(stored)
+                edges += [edge for _, edge in keyed.probe(key, arrival, stored, comparison)]
+            links += len(edges)
+            stories.parent_link(edges, stage)
         cpu = time.process_time() - started
         out.append(
             {
                 "stored": float(n),
                 "ms_per_article": 1000 * cpu / len(picked),
-                "candidates_per_article": candidates / len(picked),
+                "entries_read_per_article": read / len(picked),
+                "links_per_article": links / len(picked),
             }
         )
     return out
@@ -501,6 +514,176 @@ def vector_cost(docs: Sequence[sd.PipelineDoc], settings: StoryModelSettings) ->
 
 
 # ----------------------------------------------------------------------------------------------
+# Diagnosis (dev only): where recall goes, and what blocking costs
+
+
+LOSS_KINDS = (
+    "joined a right parent",
+    "joined a wrong parent",
+    "no earlier article of its story within the window",
+    "an earlier article of its story in the window, none a candidate",
+    "a candidate of its story, best below the sole threshold",
+    "a candidate of its story reaching the sole threshold, another candidate too",
+)
+
+
+def recall_losses(
+    stream: Stream, scores: np.ndarray, thresholds: Thresholds, window_hours: float
+) -> Counter[str]:
+    """For every article whose story has an earlier article in ``stream``: what happened to it
+    (one of ``LOSS_KINDS``)."""
+    join, sole = thresholds
+    best, parent, second = _best_two(stream, scores)
+    story_cands: dict[int, list[float]] = defaultdict(list)
+    for i, j, s in zip(stream.cand_i.tolist(), stream.cand_j.tolist(), scores.tolist(), strict=True):
+        if stream.story[i] == stream.story[j]:
+            story_cands[i].append(s)
+    seen: dict[str, list[float]] = defaultdict(list)
+    out: Counter[str] = Counter()
+    for i in range(stream.n):
+        earlier = list(seen[stream.story[i]])
+        seen[stream.story[i]].append(stream.ts[i])
+        if not earlier:
+            continue
+        joined = parent[i] != i and (best[i] >= join or (best[i] >= sole and second[i] < sole))
+        if joined:
+            out[LOSS_KINDS[0] if stream.story[parent[i]] == stream.story[i] else LOSS_KINDS[1]] += 1
+        elif stream.ts[i] - earlier[-1] > window_hours * 3600:
+            out[LOSS_KINDS[2]] += 1
+        elif not story_cands[i]:
+            out[LOSS_KINDS[3]] += 1
+        else:
+            out[LOSS_KINDS[4] if max(story_cands[i]) < sole else LOSS_KINDS[5]] += 1
+    return out
+
+
+def all_pairs(stream: Stream, settings: StoryModelSettings, names: Sequence[str]) -> Stream:
+    """``stream`` with every earlier article within the window as a candidate (no blocking)."""
+    scales = settings.weights.time_scales_hours
+    columns = [sm.feature_names(scales).index(n) for n in names]
+    window_s = settings.window_hours * 3600
+    ci, cj, rows = [], [], []
+    for i, v in enumerate(stream.vectors):
+        for j in range(i):
+            if v.ts - stream.vectors[j].ts <= window_s:
+                f = sm.pair_features(v, stream.vectors[j], scales)
+                ci.append(i)
+                cj.append(j)
+                rows.append([f[c] for c in columns])
+    return replace(
+        stream,
+        cand_i=np.array(ci, dtype=np.int64),
+        cand_j=np.array(cj, dtype=np.int64),
+        features=np.array(rows, dtype=np.float64).reshape(len(rows), len(names)),
+        label=np.array(
+            [stream.story[i] == stream.story[j] for i, j in zip(ci, cj, strict=True)], dtype=np.float64
+        ),
+    )
+
+
+def _keys(v: StoryVector, entities: int, terms: int) -> set[tuple[str, int]]:
+    return {("e", h) for h in v.key_entities[:entities]} | {("t", h) for h in v.key_terms[:terms]}
+
+
+def keyed_subset(
+    stream: Stream, scores: np.ndarray, stored: tuple[int, int], probed: tuple[int, int]
+) -> tuple[Stream, np.ndarray]:
+    """The rows of an all-pairs ``stream`` that blocking finds when articles are stored under
+    their first ``stored`` (entities, terms) keys and look up their first ``probed`` ones, in
+    either direction (stored = probed is the stage's symmetric blocking)."""
+    kept_s = [_keys(v, *stored) for v in stream.vectors]
+    kept_p = [_keys(v, *probed) for v in stream.vectors]
+    mask = np.array(
+        [
+            bool(kept_p[i] & kept_s[j] or kept_p[j] & kept_s[i])
+            for i, j in zip(stream.cand_i.tolist(), stream.cand_j.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    sub = replace(
+        stream,
+        cand_i=stream.cand_i[mask],
+        cand_j=stream.cand_j[mask],
+        features=stream.features[mask],
+        label=stream.label[mask],
+    )
+    return sub, scores[mask]
+
+
+BLOCKING_VARIANTS: tuple[tuple[str, tuple[int, int] | None, tuple[int, int] | None], ...] = (
+    ("3 + 2 keys (shipped)", (3, 2), (3, 2)),
+    ("4 + 2", (4, 2), (4, 2)),
+    ("3 + 3", (3, 3), (3, 3)),
+    ("4 + 3", (4, 3), (4, 3)),
+    ("5 + 5", (5, 5), (5, 5)),
+    ("stored 3 + 2, looked up 8 + 8", (3, 2), (8, 8)),
+    ("every pair within the window", None, None),
+)
+
+
+def diagnose(
+    folds: Mapping[str, Sequence[Stream]],
+    scores: Mapping[str, Sequence[np.ndarray]],
+    recipe: Recipe,
+    settings: StoryModelSettings,
+    shipped: Thresholds,
+) -> dict[str, object]:
+    """Dev only: the recall losses of the shipped thresholds (out-of-fold scores), and for each
+    blocking variant the candidates per article and the dev metrics at the shipped thresholds and
+    at the best pair of ``THRESHOLD_PAIRS``. The variants are scored by the fold models trained on
+    the shipped blocking's candidates (not retrained), so they bound what blocking alone gives."""
+    from benchmarks import train_story_model as tm
+
+    losses = {
+        ds: sum(
+            (
+                recall_losses(st, sc, shipped, settings.window_hours)
+                for st, sc in zip(parts, scores[ds], strict=True)
+            ),
+            Counter(),
+        )
+        for ds, parts in folds.items()
+    }
+    cols = [tm.FEATURES.index(f) for f in recipe.features]
+    wide: dict[str, list[tuple[Stream, np.ndarray]]] = {ds: [] for ds in folds}
+    for k in range(len(next(iter(folds.values())))):
+        coef, b = fit(
+            {ds: [p for f, p in enumerate(parts) if f != k] for ds, parts in folds.items()},
+            tm.FEATURES,
+            recipe,
+        )
+        for ds, parts in folds.items():
+            st = all_pairs(parts[k], settings, tm.FEATURES)
+            wide[ds].append((st, predict(st.features[:, cols], coef, b)))
+    variants = []
+    for name, stored, probed in BLOCKING_VARIANTS:
+        subs = {
+            ds: [keyed_subset(st, sc, stored, probed) if stored and probed else (st, sc) for st, sc in parts]
+            for ds, parts in wide.items()
+        }
+        table = {
+            t: {
+                ds: score_streams([s for s, _ in parts], [c for _, c in parts], t)
+                for ds, parts in subs.items()
+            }
+            for t in THRESHOLD_PAIRS
+        }
+        n = sum(st.n for parts in subs.values() for st, _ in parts)
+        rows = sum(len(st.cand_i) for parts in subs.values() for st, _ in parts)
+        best = choose_threshold(table)
+        variants.append(
+            {
+                "blocking": name,
+                "cands_per_article": rows / n,
+                "at_shipped": table[shipped],
+                "best": best,
+                "at_best": table[best],
+            }
+        )
+    return {"losses": {ds: dict(c) for ds, c in losses.items()}, "blocking": variants}
+
+
+# ----------------------------------------------------------------------------------------------
 # Report
 
 
@@ -518,10 +701,41 @@ TABLE_HEAD = (
 )
 
 
+def print_diagnosis(found: Mapping[str, object], shipped: Thresholds) -> None:
+    losses = found["losses"]
+    assert isinstance(losses, dict)
+    print(f"\ndev, articles whose story has an earlier article, at join {shipped[0]}, sole {shipped[1]}:")
+    for ds, counts in losses.items():
+        total = sum(counts.values()) or 1
+        print(
+            f"  {ds}: "
+            + "; ".join(f"{k} {counts.get(k, 0)} ({100 * counts.get(k, 0) / total:.0f}%)" for k in LOSS_KINDS)
+        )
+    print("\ndev by blocking (fold models of the shipped blocking, not retrained):\n")
+    print(
+        "| blocking | candidates per article | thresholds | objective | ECB+ F1 | hard-neg merged | GVA F1 | GVA B³ F1 |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    variants = found["blocking"]
+    assert isinstance(variants, list)
+    for v in variants:
+        for label, t, m in (("shipped", shipped, v["at_shipped"]), ("best", v["best"], v["at_best"])):
+            e, g = m["ecbplus"], m["gva"]
+            print(
+                f"| {v['blocking']} | {v['cands_per_article']:.1f} | {label} {t[0]:.3f}, {t[1]:.3f} | {objective(m):.3f} | "
+                f"{e['pair_f1']:.3f} | {100 * e['hn_merged']:.1f}% | {g['pair_f1']:.3f} | {g['b3_f1']:.3f} |"
+            )
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--ablation", action="store_true", help="retrain without each signal in turn")
     parser.add_argument("--speed", action="store_true", help="the CPU curve at 1k/10k/100k stored articles")
+    parser.add_argument(
+        "--diagnose",
+        action="store_true",
+        help="dev only: where recall goes, and what other blocking would give",
+    )
     parser.add_argument("--sizes", default="1000,10000,100000")
     parser.add_argument("--probes", type=int, default=200)
     parser.add_argument("--json", type=Path, help="write all figures here")
@@ -554,7 +768,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             float(shipped.record.get("recipe", {}).get("l2", 1.0)),
             float(shipped.record.get("recipe", {}).get("hard_negative_weight", 1.0)),
         )
-        table, _ = cross_validate(folds, tm.FEATURES, recipe)
+        table, oof = cross_validate(folds, tm.FEATURES, recipe)
         pair = (shipped.threshold, shipped.sole_join_threshold)
         dev = table[pair] if pair in table else table[choose_threshold(table)]
         report["dev"] = dev
@@ -578,6 +792,10 @@ def main(argv: Sequence[str] | None = None) -> int:
                 f"candidates; candidates per article mean {b['cands_mean']:.1f}, p95 {b['cands_p95']:.0f}, "
                 f"max {b['cands_max']:.0f}"
             )
+        if args.diagnose:
+            found = diagnose(folds, oof, recipe, settings, pair)
+            report["diagnosis"] = found
+            print_diagnosis(found, pair)
         if args.ablation:
             rows = ablation(shipped, Path(tmp))
             report["ablation"] = [
@@ -602,11 +820,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         sizes = [int(x) for x in args.sizes.split(",")]
         curve = speed_curve(everyone, settings, sizes, args.probes)
         report["speed"] = curve
-        print("\nCPU per arriving article (vector + keys + decode and score every candidate + decision):")
+        print("\nCPU per arriving article (the stage's code: vector, keys, bag reads, probe, decision):")
         for row in curve:
             print(
                 f"  {row['stored']:>8.0f} stored: {row['ms_per_article']:.2f} ms, "
-                f"{row['candidates_per_article']:.1f} candidates"
+                f"{row['entries_read_per_article']:.0f} entries read, {row['links_per_article']:.1f} links"
             )
     print(f"\n{time.perf_counter() - started:.0f} s")
     if args.json:
