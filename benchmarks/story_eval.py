@@ -585,17 +585,28 @@ def _keys(v: StoryVector, entities: int, terms: int) -> set[tuple[str, int]]:
     return {("e", h) for h in v.key_entities[:entities]} | {("t", h) for h in v.key_terms[:terms]}
 
 
-def keyed_subset(
-    stream: Stream, scores: np.ndarray, stored: tuple[int, int], probed: tuple[int, int]
-) -> tuple[Stream, np.ndarray]:
-    """The rows of an all-pairs ``stream`` that blocking finds when articles are stored under
-    their first ``stored`` (entities, terms) keys and look up their first ``probed`` ones, in
-    either direction (stored = probed is the stage's symmetric blocking)."""
-    kept_s = [_keys(v, *stored) for v in stream.vectors]
-    kept_p = [_keys(v, *probed) for v in stream.vectors]
+@dataclass(frozen=True)
+class Blocking:
+    """A blocking variant: a pair is a candidate when the two articles share one of their first
+    ``keys`` (entities, terms) blocking keys, or (``wider``) at least two of their first
+    ``wider`` ones."""
+
+    name: str
+    keys: tuple[int, int]
+    wider: tuple[int, int] | None = None
+
+    def finds(self, a: StoryVector, b: StoryVector) -> bool:
+        if _keys(a, *self.keys) & _keys(b, *self.keys):
+            return True
+        return self.wider is not None and len(_keys(a, *self.wider) & _keys(b, *self.wider)) >= 2
+
+
+def keyed_subset(stream: Stream, scores: np.ndarray, blocking: Blocking) -> tuple[Stream, np.ndarray]:
+    """The rows of an all-pairs ``stream`` that ``blocking`` finds."""
+    v = stream.vectors
     mask = np.array(
         [
-            bool(kept_p[i] & kept_s[j] or kept_p[j] & kept_s[i])
+            blocking.finds(v[i], v[j])
             for i, j in zip(stream.cand_i.tolist(), stream.cand_j.tolist(), strict=True)
         ],
         dtype=bool,
@@ -610,14 +621,16 @@ def keyed_subset(
     return sub, scores[mask]
 
 
-BLOCKING_VARIANTS: tuple[tuple[str, tuple[int, int] | None, tuple[int, int] | None], ...] = (
-    ("3 + 2 keys (shipped)", (3, 2), (3, 2)),
-    ("4 + 2", (4, 2), (4, 2)),
-    ("3 + 3", (3, 3), (3, 3)),
-    ("4 + 3", (4, 3), (4, 3)),
-    ("5 + 5", (5, 5), (5, 5)),
-    ("stored 3 + 2, looked up 8 + 8", (3, 2), (8, 8)),
-    ("every pair within the window", None, None),
+BLOCKING_VARIANTS: tuple[Blocking | None, ...] = (  # None: every pair within the window
+    Blocking("3 + 2 keys (shipped)", (3, 2)),
+    Blocking("4 + 2", (4, 2)),
+    Blocking("3 + 3", (3, 3)),
+    Blocking("4 + 3", (4, 3)),
+    Blocking("5 + 5", (5, 5)),
+    Blocking("3 + 2, and 5 + 5 where two are shared", (3, 2), (5, 5)),
+    Blocking("3 + 2, and 6 + 6 where two are shared", (3, 2), (6, 6)),
+    Blocking("3 + 2, and 8 + 8 where two are shared", (3, 2), (8, 8)),
+    None,
 )
 
 
@@ -656,9 +669,9 @@ def diagnose(
             st = all_pairs(parts[k], settings, tm.FEATURES)
             wide[ds].append((st, predict(st.features[:, cols], coef, b)))
     variants = []
-    for name, stored, probed in BLOCKING_VARIANTS:
+    for blocking in BLOCKING_VARIANTS:
         subs = {
-            ds: [keyed_subset(st, sc, stored, probed) if stored and probed else (st, sc) for st, sc in parts]
+            ds: [keyed_subset(st, sc, blocking) if blocking else (st, sc) for st, sc in parts]
             for ds, parts in wide.items()
         }
         table = {
@@ -673,7 +686,7 @@ def diagnose(
         best = choose_threshold(table)
         variants.append(
             {
-                "blocking": name,
+                "blocking": blocking.name if blocking else "every pair within the window",
                 "cands_per_article": rows / n,
                 "at_shipped": table[shipped],
                 "best": best,
